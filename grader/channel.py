@@ -1,0 +1,328 @@
+"""The grader's side of the sandbox: by-value RPC with timeouts, restarts, and the `student` proxy."""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from grader import protocol
+from grader.errors import InfrastructureError
+from grader.load import Submission
+from grader.sandbox import SandboxSpec, WorkerProcess
+
+MAX_REPLY = 128 * 1024 * 1024
+START_TIMEOUT = 120.0
+MAX_RESTARTS = 8
+
+
+class SubmissionFault(Exception):
+    """Something the submission did made a call fail; the message is written for the student."""
+
+
+class StudentError(SubmissionFault):
+    """The student's code raised an exception."""
+
+    def __init__(self, call: str, error: dict):
+        self.type = str(error.get("type", "Exception"))
+        self.message = str(error.get("message", ""))[:500]
+        self.where = error.get("where")
+        at = f" ({self.where})" if self.where else ""
+        if self.type == "NotImplementedError":
+            text = f"{call} is not implemented yet (it raises NotImplementedError{at})"
+        elif self.type == "SystemExit":
+            text = f"{call} called sys.exit(){at}; graded code must return a value"
+        else:
+            text = f"{call} raised {self.type}: {self.message}{at}"
+        super().__init__(text)
+
+
+class WorkerCrashed(SubmissionFault):
+    """The worker process died during a call."""
+
+
+class CallTimeout(SubmissionFault):
+    """A call ran past its time limit."""
+
+
+class ProtocolViolation(SubmissionFault):
+    """The worker sent something that is not a valid reply."""
+
+
+class TimeLimitReached(SubmissionFault):
+    """The submission used up its total time."""
+
+
+def _place(t: torch.Tensor, device: str) -> torch.Tensor:
+    # A tensor that lived on the GPU in the sandbox comes back on the GPU, so tests can check it.
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return t.to("cuda")
+    return t
+
+
+class Connection:
+    """One live worker: send a request, wait for its reply, validate it."""
+
+    def __init__(self, spec: SandboxSpec):
+        self.process = WorkerProcess(spec)
+        self.next_id = 1
+        os.set_blocking(self.process.req_w, False)
+        try:
+            body, info = self._receive(0, START_TIMEOUT, "starting the sandbox")
+        except SubmissionFault as exc:
+            # No student code has run yet: this is the grader's problem, not the submission's.
+            self.process.kill()
+            tail = bytes(self.process.output[-2000:]).decode("utf-8", "replace")
+            raise InfrastructureError(f"the sandbox could not start: {exc}\n{tail}") from None
+        if not body.get("ok") or not isinstance(info, dict):
+            raise InfrastructureError("the sandbox did not start")
+        self.info = info
+
+    def request(self, op: str, value=None, *, timeout: float, label: str, **fields):
+        rid = self.next_id
+        self.next_id += 1
+        try:
+            frame = protocol.encode({"id": rid, "op": op, **fields}, value)
+        except protocol.ProtocolError as exc:
+            raise SubmissionFault(f"{label}: cannot send the arguments ({exc})") from None
+        deadline = time.monotonic() + timeout
+        self._send(frame, deadline, label)
+        body, result = self._receive(rid, deadline - time.monotonic(), label)
+        if not body.get("ok"):
+            error = body.get("error")
+            raise StudentError(label, error if isinstance(error, dict) else {})
+        return result
+
+    def _send(self, frame: bytes, deadline: float, label: str) -> None:
+        view = memoryview(frame)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CallTimeout(f"{label} did not accept its input in time")
+            _, writable, _ = select.select([], [self.process.req_w], [], left)
+            if writable:
+                try:
+                    view = view[os.write(self.process.req_w, view):]
+                except BlockingIOError:
+                    continue
+                except (BrokenPipeError, OSError):
+                    raise self._crashed(label) from None
+
+    def _receive(self, rid: int, timeout: float, label: str):
+        deadline = time.monotonic() + max(timeout, 0.0)
+        head = self._read(4, deadline, label)
+        (n,) = struct.unpack(">I", head)
+        if n > MAX_REPLY:
+            raise ProtocolViolation(f"{label}: the sandbox sent a {n}-byte reply, over the limit")
+        payload = self._read(n, deadline, label)
+        try:
+            body, value = protocol.decode(payload, place=_place)
+        except protocol.ProtocolError as exc:
+            raise ProtocolViolation(f"{label}: invalid reply from the sandbox ({exc})") from None
+        if body.get("id") != rid or not isinstance(body.get("ok"), bool):
+            raise ProtocolViolation(
+                f"{label}: a reply out of order; something in the submission wrote to the grader's channel")
+        return body, value
+
+    def _read(self, n: int, deadline: float, label: str) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CallTimeout(f"{label} did not finish within its time limit (an endless loop?)")
+            readable, _, _ = select.select([self.process.rep_r], [], [], left)
+            if not readable:
+                continue
+            b = os.read(self.process.rep_r, min(n - got, 1 << 20))
+            if not b:
+                raise self._crashed(label)
+            chunks.append(b)
+            got += len(b)
+        return b"".join(chunks)
+
+    def _crashed(self, label: str) -> WorkerCrashed:
+        try:
+            self.process.proc.wait(timeout=5)
+        except Exception:
+            pass
+        how = self.process.exit_description()
+        hint = " (did the code call os._exit() or sys.exit()?)" if "status" in how else ""
+        return WorkerCrashed(f"{label}: the sandboxed Python process {how}{hint}")
+
+    def close(self) -> None:
+        self.process.kill()
+
+
+@dataclass
+class StartupReport:
+    """What happened while the submission's code was loaded in the sandbox."""
+
+    notes: list[str] = field(default_factory=list)
+    skipped: set[int] = field(default_factory=set)  # chunk indexes that crashed or hung the worker
+    failed: set[int] = field(default_factory=set)
+
+
+class Student:
+    """The `student` fixture: calls names of the submission in the sandbox, by value."""
+
+    def __init__(self, submission: Submission, spec: SandboxSpec, *, call_timeout: float = 20.0,
+                 total_seconds: float = 600.0, import_timeout: float = 30.0):
+        self.submission, self.spec = submission, spec
+        self.call_timeout, self.import_timeout = call_timeout, import_timeout
+        self.deadline = time.monotonic() + total_seconds
+        self.startup = StartupReport()
+        self.conn: Connection | None = None
+        self.generation = 0
+        self.restarts = 0
+        self.info: dict = {}
+        self.output = bytearray()
+        self.output_total = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def connection(self) -> Connection:
+        while self.conn is None:
+            if self.restarts > MAX_RESTARTS:
+                raise WorkerCrashed("the sandbox crashed too many times; later calls are not run")
+            self.restarts += 1
+            self.generation += 1
+            self.conn = Connection(self.spec)
+            self.info = self.conn.info
+            self._load_code()
+        return self.conn
+
+    def _load_code(self) -> None:
+        for i, chunk in enumerate(self.submission.chunks):
+            if i in self.startup.skipped:
+                continue
+            label = f"{chunk.filename}, line {chunk.line}"
+            try:
+                self.conn.request("exec", timeout=min(self.import_timeout, self._left()), label=label,
+                                  code=chunk.code, filename=chunk.filename)
+            except StudentError as exc:
+                if i not in self.startup.failed:
+                    self.startup.failed.add(i)
+                    self.startup.notes.append(f"{label}: {exc.type}: {exc.message} (this statement failed when loaded)")
+            except SubmissionFault as exc:
+                self.startup.skipped.add(i)
+                self.startup.notes.append(f"{exc}; that statement was skipped")
+                self._drop()
+                if self._left() <= 0:
+                    raise TimeLimitReached("the submission's total time limit was reached while loading") from None
+                self.conn = Connection(self.spec)
+                self.info = self.conn.info
+                return self._load_code()
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            proc = self.conn.process
+            self.conn.close()
+            self.output += proc.output[: max(0, 65536 - len(self.output))]
+            self.output_total += proc.output_total
+            self.conn = None
+
+    def close(self) -> None:
+        self._drop()
+
+    def _left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    # -- calls ---------------------------------------------------------------------------------
+    def request(self, op: str, value=None, *, label: str, timeout: float | None = None, **fields):
+        left = self._left()
+        if left <= 0:
+            raise TimeLimitReached(f"{label} was not run: the submission's total time limit was reached")
+        conn = self.connection()
+        timeout = min(timeout or self.call_timeout, self._left())
+        try:
+            return self._wrap(conn.request(op, value, timeout=timeout, label=label, **fields))
+        except (WorkerCrashed, CallTimeout, ProtocolViolation):
+            self._drop()  # the next call starts a fresh worker; this test fails with the reason
+            raise
+
+    def _wrap(self, value):
+        if isinstance(value, protocol.Handle):
+            return Remote(self, value, self.generation)
+        if isinstance(value, list):
+            return [self._wrap(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._wrap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._wrap(v) for k, v in value.items()}
+        return value
+
+    def _unwrap(self, value):
+        if isinstance(value, Remote):
+            if value._generation != self.generation:
+                raise WorkerCrashed(f"{value!r} was lost when the sandbox restarted after an earlier failure")
+            return value._handle
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._unwrap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._unwrap(v) for k, v in value.items()}
+        return value
+
+    def call(self, name: str, *args, timeout: float | None = None, **kwargs):
+        return self.request("call", self._unwrap([list(args), kwargs]), label=f"{name}()",
+                            timeout=timeout, target=name)
+
+    def trace(self, name: str, *args, **kwargs):
+        """Call `name` and also return the torch functions it used (for from-the-formula checks)."""
+        value, names = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()", target=name)
+        return value, tuple(names)
+
+    def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):
+        """Output and vector-Jacobian products of a student function (or Remote method)."""
+        fields = {"target": name} if isinstance(name, str) else {"handle": name[0]._handle.id, "method": name[1]}
+        label = f"{name}()" if isinstance(name, str) else f"{name[0]._handle.type}.{name[1]}()"
+        return self.request("vjp", self._unwrap([list(args), kwargs, list(wrt), cotangent, params]),
+                            label=f"gradient of {label}", timeout=timeout, **fields)
+
+    def seed(self, n: int) -> None:
+        self.request("seed", int(n), label="seeding")
+
+    def mnist(self, name: str) -> "Remote":
+        return self.request("mnist", name, label=f"loading MNIST {name}", timeout=60)
+
+    def fit(self, model: "Remote", *, loss: str, images, labels, epochs: int, lr: float,
+            batch_size: int, seed: int, timeout: float):
+        return self.request("fit", self._unwrap([model, loss, images, labels, epochs, lr, batch_size, seed]),
+                            label=f"training the model with {loss}", timeout=timeout)
+
+    def names(self) -> dict:
+        return self.request("names", label="listing names")
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, timeout=None, **kwargs: self.call(name, *args, timeout=timeout, **kwargs)
+
+
+class Remote:
+    """An object that lives in the sandbox (a model, say); calling its methods goes by value."""
+
+    def __init__(self, student: Student, handle: protocol.Handle, generation: int):
+        self._student, self._handle, self._generation = student, handle, generation
+
+    def __repr__(self) -> str:
+        return f"<your {self._handle.type} object>"
+
+    @property
+    def type_name(self) -> str:
+        return self._handle.type
+
+    def method(self, name: str, *args, timeout: float | None = None, **kwargs):
+        s = self._student
+        return s.request("call", s._unwrap([list(args), kwargs]), label=f"{self._handle.type}.{name}()",
+                         timeout=timeout, handle=s._unwrap(self).id, method=name)
+
+    def __call__(self, *args, timeout=None, **kwargs):
+        return self.method("__call__", *args, timeout=timeout, **kwargs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, timeout=None, **kwargs: self.method(name, *args, timeout=timeout, **kwargs)

@@ -1,0 +1,305 @@
+"""Load a submission (.ipynb, .py or a folder) into code chunks that remember where they came from."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import SubmissionError
+
+MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+MAX_FOLDER_FILES = 200
+# Statement kinds that are definitions by themselves.
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_MAGIC = re.compile(r"^(\s*)(%|!|[A-Za-z_][A-Za-z_0-9]*\s*=\s*[!%])")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One top-level statement to run, padded so its line numbers match the cell it came from."""
+
+    code: str
+    filename: str  # "cell 12" or "submission.py": what a student sees in a traceback
+    line: int  # first line of the statement inside that cell or file
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A loaded submission: the chunks to execute and what was dropped on the way."""
+
+    path: str
+    kind: str  # "ipynb" | "py"
+    chunks: tuple[Chunk, ...]
+    notes: tuple[str, ...]  # skipped cells, dropped statements: shown to the student
+    sha256: str
+    files_dir: str | None = None  # folder submissions: made visible read-only in the sandbox
+
+    def definitions(self, name: str) -> tuple[ast.AST, ...]:
+        """Every top-level definition (def, class or assignment) of `name`, in order."""
+        found = []
+        for chunk in self.chunks:
+            for node in ast.parse(chunk.code).body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    if node.name == name:
+                        found.append(node)
+                elif name in _assigned_names(node):
+                    found.append(node)
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Source:
+    text: str
+    filename: str
+
+
+def load_submission(path: str | Path, *, keep: str = "definitions", required: tuple[str, ...] = ()) -> Submission:
+    """Read a submission; raise SubmissionError with a one-line reason when it cannot be read.
+
+    keep="definitions" keeps imports, defs, classes and the module-level names they (or the
+    `required` names) use; keep="all" keeps every statement.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SubmissionError(f"{p}: no such file or folder")
+    files_dir = None
+    if p.is_dir():
+        files_dir = str(p.resolve())
+        p = _pick_from_folder(p)
+    raw = _read_bytes(p)
+    if p.suffix == ".ipynb":
+        sources, kind = _notebook_sources(raw, p), "ipynb"
+    elif p.suffix == ".py":
+        sources, kind = [_Source(_decode(raw, p), p.name)], "py"
+    else:
+        raise SubmissionError(f"{p}: expected a .ipynb notebook, a .py file or a folder holding one")
+    notes: list[str] = []
+    statements = []
+    for src in sources:
+        statements.extend(_split(src, notes))
+    if keep == "definitions":
+        statements = _keep_definitions(statements, required, notes)
+    chunks = tuple(_chunk(src, node) for src, node in statements)
+    if not any(s.text.strip() for s in sources):
+        notes.append("the submission contains no code")
+    return Submission(
+        path=str(path), kind=kind, chunks=chunks, notes=tuple(notes),
+        sha256=hashlib.sha256(raw).hexdigest(), files_dir=files_dir,
+    )
+
+
+def _pick_from_folder(folder: Path) -> Path:
+    candidates = [
+        f for f in sorted(folder.rglob("*"))
+        if f.is_file() and not f.is_symlink() and f.suffix in (".ipynb", ".py")
+        and ".ipynb_checkpoints" not in f.parts and not f.name.startswith(("test_", "conftest", "sitecustomize"))
+    ]
+    if len(list(folder.rglob("*"))) > MAX_FOLDER_FILES:
+        raise SubmissionError(f"{folder}: more than {MAX_FOLDER_FILES} files; submit the notebook alone")
+    notebooks = [f for f in candidates if f.suffix == ".ipynb"]
+    chosen = notebooks or candidates
+    if not chosen:
+        raise SubmissionError(f"{folder}: no .ipynb or .py file found in the folder")
+    if len(chosen) > 1:
+        names = ", ".join(str(c.relative_to(folder)) for c in chosen[:5])
+        raise SubmissionError(f"{folder}: several candidate files ({names}); submit exactly one notebook")
+    return chosen[0]
+
+
+def _read_bytes(p: Path) -> bytes:
+    size = p.stat().st_size
+    if size == 0:
+        raise SubmissionError(f"{p.name}: the file is empty; submit your saved notebook")
+    if size > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(
+            f"{p.name}: {size / 2**20:.0f} MB is over the {MAX_SUBMISSION_BYTES // 2**20} MB limit; "
+            "clear the notebook's outputs (Kernel > Restart & Clear Output) and save again"
+        )
+    return p.read_bytes()
+
+
+def _decode(raw: bytes, p: Path) -> str:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(
+            f"{p.name}: not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _notebook_sources(raw: bytes, p: Path) -> list[_Source]:
+    import nbformat
+
+    text = _decode(raw, p)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(
+            f"{p.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "the notebook file is damaged, download it again from Jupyter"
+        ) from None
+    if not isinstance(data, dict) or "cells" not in data:
+        raise SubmissionError(f"{p.name}: JSON but not a Jupyter notebook (no 'cells' list)")
+    major = data.get("nbformat")
+    if major != 4:
+        raise SubmissionError(
+            f"{p.name}: notebook format {major!r} is not supported; open and save it in a current "
+            "Jupyter (nbformat 4)"
+        )
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises several types; all mean "not a valid notebook"
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise SubmissionError(f"{p.name}: not a valid Jupyter notebook ({first})") from None
+    sources = []
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            if isinstance(source, list):
+                source = "".join(source)
+            sources.append(_Source(source.replace("\r\n", "\n").replace("\r", "\n"), f"cell {index}"))
+    return sources
+
+
+def _strip_magics(text: str) -> tuple[str, int]:
+    """Replace IPython magics and !shell lines by `pass`, keeping line numbers and indentation."""
+    lines = text.split("\n")
+    if lines and lines[0].lstrip().startswith("%%"):
+        return "", len(lines)  # a cell magic makes the whole cell non-Python
+    dropped = 0
+    for i, line in enumerate(lines):
+        m = _MAGIC.match(line)
+        if m and not line.lstrip().startswith(("%=", "!=")):
+            lines[i] = m.group(1) + "pass"
+            dropped += 1
+    return "\n".join(lines), dropped
+
+
+def _split(src: _Source, notes: list[str]) -> list[tuple[_Source, ast.stmt]]:
+    text, dropped = _strip_magics(src.text)
+    if dropped and not text:
+        notes.append(f"{src.filename}: cell magic, skipped")
+        return []
+    try:
+        tree = ast.parse(text, filename=src.filename)
+    except SyntaxError as exc:
+        notes.append(
+            f"{src.filename}, line {exc.lineno}: SyntaxError: {exc.msg}; this cell was skipped, "
+            "so whatever it defines is missing"
+        )
+        return []
+    except (ValueError, RecursionError, MemoryError) as exc:
+        notes.append(f"{src.filename}: could not be parsed ({type(exc).__name__}); skipped")
+        return []
+    src = _Source(text, src.filename)
+    return [(src, node) for node in tree.body]
+
+
+def _assigned_names(node: ast.AST) -> set[str]:
+    targets: list[ast.AST] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    names = set()
+    for t in targets:
+        for sub in ast.walk(t):
+            if isinstance(sub, ast.Name):
+                names.add(sub.id)
+    return names
+
+
+def _loaded_names(node: ast.AST) -> set[str]:
+    """Names a statement reads from the module scope (a function's parameters and locals excluded)."""
+    loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    local: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = sub.args
+            local |= {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+            local |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
+            local |= {n.id for n in ast.walk(sub) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return loaded - local
+
+
+def _is_definition_block(node: ast.AST) -> bool:
+    """An if/try/with at top level made only of definitions (e.g. an optional import)."""
+    if isinstance(node, _DEFINITIONS) or isinstance(node, ast.Pass):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return True
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return True  # a docstring or a bare string
+    if isinstance(node, ast.If):
+        return all(map(_is_definition_block, node.body + node.orelse))
+    if isinstance(node, ast.Try):
+        blocks = node.body + node.orelse + node.finalbody
+        blocks += [s for h in node.handlers for s in h.body]
+        return all(map(_is_definition_block, blocks))
+    return False
+
+
+def _keep_definitions(statements, required, notes):
+    kept = [False] * len(statements)
+    needed = set(required)
+    for i, (_, node) in enumerate(statements):
+        if isinstance(node, _DEFINITIONS) or (
+            isinstance(node, (ast.If, ast.Try)) and _is_definition_block(node)
+        ):
+            kept[i] = True
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                needed |= _loaded_names(node)
+    # Module-level names used by kept definitions, transitively (ACTIVATIONS = {...}, device = ...).
+    changed = True
+    while changed:
+        changed = False
+        for i, (_, node) in enumerate(statements):
+            if not kept[i] and isinstance(node, (ast.Assign, ast.AnnAssign)):
+                if _assigned_names(node) & needed:
+                    kept[i] = True
+                    needed |= _loaded_names(node)
+                    changed = True
+    # An import nothing kept uses (matplotlib, torchvision for a demo) only costs start-up time.
+    for i, (_, node) in enumerate(statements):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not _import_used(node, needed):
+            kept[i] = False
+    skipped = sum(1 for k, (_, n) in zip(kept, statements) if not k and not _is_docstring(n))
+    if skipped:
+        notes.append(
+            f"{skipped} top-level statement(s) that are not definitions (training runs, plots, "
+            "prints, downloads) were not run"
+        )
+    return [s for s, k in zip(statements, kept) if k]
+
+
+def _import_used(node: ast.Import | ast.ImportFrom, needed: set[str]) -> bool:
+    for alias in node.names:
+        if alias.name == "*":
+            return True
+        bound = alias.asname or alias.name.split(".")[0]
+        if bound in needed:
+            return True
+    return False
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
+def _chunk(src: _Source, node: ast.stmt) -> Chunk:
+    decorators = getattr(node, "decorator_list", None)
+    first = min([node.lineno] + [d.lineno for d in decorators or ()])
+    if decorators:
+        lines = src.text.split("\n")
+        segment = "\n".join(lines[first - 1:node.end_lineno])
+    else:
+        # A segment, not whole lines: `import torch; x = 1` is two statements on one line.
+        segment = ast.get_source_segment(src.text, node) or ""
+    # Blank lines before the statement keep the student's line numbers in tracebacks.
+    return Chunk(code="\n" * (first - 1) + segment + "\n", filename=src.filename, line=first)

@@ -1,0 +1,240 @@
+"""Sandboxed worker: runs the submission's code and answers the grader's calls with plain values.
+
+Started by grader.sandbox inside the sandbox as `python -I worker.py`; requests arrive on fd 0,
+replies leave on the fd named by GRADER_REPLY_FD. Everything this process computes is untrusted:
+the grader validates every reply and judges nothing here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+THREADS = os.environ.get("GRADER_TORCH_THREADS", "1")
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[var] = THREADS
+
+import torch  # noqa: E402
+
+import protocol  # noqa: E402
+
+MESSAGE_CAP = 500
+
+
+class Worker:
+    """The request loop and the handle table."""
+
+    def __init__(self, req_fd: int, rep_fd: int):
+        self.req_fd, self.rep_fd = req_fd, rep_fd
+        self.module = types.ModuleType("submission")
+        self.module.__dict__["__builtins__"] = __builtins__
+        sys.modules["submission"] = self.module
+        self.handles: dict[int, object] = {}
+        self.next_handle = 1
+        self.mnist_cache: dict[str, torch.Tensor] = {}
+
+    # -- handles -------------------------------------------------------------------------------
+    def to_handle(self, obj) -> protocol.Handle:
+        hid = self.next_handle
+        self.next_handle += 1
+        self.handles[hid] = obj
+        return protocol.Handle(hid, type(obj).__name__)
+
+    def from_handle(self, hid: int, _type: str):
+        if hid not in self.handles:
+            raise LookupError(f"no object #{hid} in the sandbox (released or never made)")
+        return self.handles[hid]
+
+    # -- loop ----------------------------------------------------------------------------------
+    def serve(self) -> None:
+        info = {"torch": torch.__version__, "python": sys.version.split()[0],
+                "cuda": torch.cuda.is_available()}
+        self.reply(0, True, info)
+        while True:
+            try:
+                payload = protocol.read_frame(self.req_fd)
+            except EOFError:
+                return
+            rid = None
+            try:
+                body, value = protocol.decode(payload, from_handle=self.from_handle, place=_place)
+                rid = body.get("id")
+                result = getattr(self, "op_" + str(body.get("op")))(body, value)
+            except BaseException as exc:  # student code may raise SystemExit or KeyboardInterrupt
+                self.reply(rid, False, None, error=_describe(exc))
+                continue
+            try:
+                self.reply(rid, True, result)
+            except BaseException as exc:
+                self.reply(rid, False, None, error=_describe(exc, "could not send the result: "))
+
+    def reply(self, rid, ok: bool, value, error=None) -> None:
+        message = {"id": rid, "ok": ok}
+        if error is not None:
+            message["error"] = error
+        protocol.write_all(self.rep_fd, protocol.encode(message, value, to_handle=self.to_handle))
+
+    # -- operations ----------------------------------------------------------------------------
+    def op_exec(self, body, _value):
+        code = compile(str(body["code"]), str(body["filename"]), "exec")
+        exec(code, self.module.__dict__)
+        return None
+
+    def op_names(self, _body, _value):
+        return {k: type(v).__name__ for k, v in self.module.__dict__.items() if not k.startswith("__")}
+
+    def target(self, body):
+        if body.get("handle") is not None:
+            obj = self.from_handle(int(body["handle"]), "")
+        else:
+            name = str(body["target"])
+            if name not in self.module.__dict__:
+                raise NameError(f"{name!r} is not defined in your submission")
+            obj = self.module.__dict__[name]
+        method = body.get("method")
+        return getattr(obj, str(method)) if method else obj
+
+    def op_call(self, body, value):
+        args, kwargs = value
+        return self.target(body)(*args, **kwargs)
+
+    def op_trace(self, body, value):
+        from torch.overrides import TorchFunctionMode, resolve_name
+
+        names: set[str] = set()
+
+        class Recorder(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                names.add(resolve_name(func) or getattr(func, "__qualname__", repr(func)))
+                return func(*args, **(kwargs or {}))
+
+        args, kwargs = value
+        fn = self.target(body)
+        with Recorder():
+            out = fn(*args, **kwargs)
+        return [out, sorted(names)]
+
+    def op_vjp(self, body, value):
+        args, kwargs, wrt, cotangent, with_params = value
+        args = list(args)
+        inputs = []
+        for i in wrt:
+            args[i] = args[i].detach().clone().requires_grad_(True)
+            inputs.append(args[i])
+        fn = self.target(body)
+        params = []
+        if with_params:
+            owner = fn.__self__ if hasattr(fn, "__self__") else fn
+            params = list(owner.named_parameters())
+            inputs += [p for _, p in params]
+        out = fn(*args, **kwargs)
+        if type(out) is not torch.Tensor:
+            raise TypeError(f"expected a tensor to differentiate, got {type(out).__name__}")
+        if out.grad_fn is None:
+            raise RuntimeError(
+                "the result is not differentiable with respect to its inputs "
+                "(does the code use .item(), .detach(), .data, numpy or torch.no_grad()?)")
+        if cotangent is None:
+            cotangent = torch.ones_like(out)
+        grads = torch.autograd.grad(out, inputs, cotangent, allow_unused=True)
+        named = {name: g for (name, _), g in zip(params, grads[len(wrt):])}
+        return [out.detach(), list(grads[:len(wrt)]), named]
+
+    def op_seed(self, _body, value):
+        torch.manual_seed(int(value))
+        return None
+
+    def op_release(self, _body, value):
+        for hid in value:
+            self.handles.pop(int(hid), None)
+        return None
+
+    def op_mnist(self, _body, value):
+        return self.to_handle(self.mnist(str(value)))
+
+    def mnist(self, name: str) -> torch.Tensor:
+        """MNIST as one tensor, normalised and flattened once by the grader (not by student code)."""
+        files = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+                 "test_images": "t10k-images-idx3-ubyte"}
+        if name not in self.mnist_cache:
+            path = os.path.join(os.environ.get("GRADER_MNIST_DIR", "/data/MNIST/raw"), files[name])
+            with open(path, "rb") as f:
+                raw = bytearray(f.read())
+            if name.endswith("labels"):
+                t = torch.frombuffer(raw, dtype=torch.uint8, offset=8).to(torch.int64)
+            else:
+                t = torch.frombuffer(raw, dtype=torch.uint8, offset=16).reshape(-1, 784)
+                t = t.to(torch.float32).div_(127.5).sub_(1.0)
+            self.mnist_cache[name] = t
+        return self.mnist_cache[name]
+
+    def op_fit(self, _body, value):
+        """The grader's own training loop, with the student's model and loss."""
+        model, loss_name, images, labels, epochs, lr, batch_size, seed = value
+        loss_fn = self.module.__dict__.get(str(loss_name))
+        if loss_fn is None:
+            raise NameError(f"{loss_name!r} is not defined in your submission")
+        torch.manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(int(seed))
+        params = list(model.parameters())
+        if not params:
+            raise ValueError("the model has no parameters to train")
+        optimizer = torch.optim.Adam(params, lr=float(lr))
+        n = images.shape[0]
+        for _ in range(int(epochs)):
+            order = torch.randperm(n, generator=gen)
+            for start in range(0, n, int(batch_size)):
+                idx = order[start:start + int(batch_size)]
+                loss = loss_fn(model(images[idx]), labels[idx])
+                if type(loss) is not torch.Tensor or loss.dim() != 0:
+                    raise TypeError("mle_loss must return a scalar tensor")
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        return model
+
+
+def _place(t: torch.Tensor, device: str) -> torch.Tensor:
+    return t.to(device) if device.startswith("cuda") and torch.cuda.is_available() else t
+
+
+def _describe(exc: BaseException, prefix: str = "") -> dict:
+    """Exception -> plain dict naming the student's cell and line where it happened."""
+    where, stack = None, []
+    tb = exc.__traceback__
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if fname.startswith("cell ") or fname.endswith(".py") and not fname.startswith(("/", "<")):
+            entry = f"{fname}, line {tb.tb_lineno}, in {tb.tb_frame.f_code.co_name}"
+            stack.append(entry)
+            where = f"{fname}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        where = f"{exc.filename}, line {exc.lineno}"
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<unprintable>"
+    return {"type": type(exc).__name__[:100], "message": (prefix + message)[:MESSAGE_CAP],
+            "where": where, "stack": stack[-5:]}
+
+
+def main() -> None:
+    req_fd = os.dup(0)  # dup'ed fds are not inherited by anything the student starts
+    rep_fd = os.dup(int(os.environ.get("GRADER_REPLY_FD", "3")))
+    os.close(int(os.environ.get("GRADER_REPLY_FD", "3")))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # input() in student code must not eat the grader's requests
+    torch.set_num_threads(int(THREADS))
+    files = os.environ.get("GRADER_SUBMISSION_DIR")
+    if files and os.path.isdir(files):
+        sys.path.append(files)
+        os.chdir(files)
+    Worker(req_fd, rep_fd).serve()
+
+
+if __name__ == "__main__":
+    main()
