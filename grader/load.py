@@ -269,7 +269,8 @@ def _keep_definitions(statements, required, notes):
     for i, (_, node) in enumerate(statements):
         if isinstance(node, (ast.Import, ast.ImportFrom)) and not _import_used(node, needed):
             kept[i] = False
-    skipped = sum(1 for k, (_, n) in zip(kept, statements) if not k and not _is_docstring(n))
+    skipped = sum(1 for k, (_, n) in zip(kept, statements)
+                  if not k and not _is_docstring(n) and not isinstance(n, (ast.Import, ast.ImportFrom)))
     if skipped:
         notes.append(
             f"{skipped} top-level statement(s) that are not definitions (training runs, plots, "

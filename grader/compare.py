@@ -1,0 +1,129 @@
+"""Checks for hidden suites: compare a student's value with the expected one and explain the difference.
+
+Each check raises Feedback (an AssertionError) whose message a student can act on: expected vs got
+shape and dtype, the largest error and where, the first NaN, and a hint when the value matches a
+known mistake.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from grader.channel import Remote
+from grader.protocol import NonPlainTensor
+
+
+class Feedback(AssertionError):
+    """A failed check, worded for the student."""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _index(flat: int, shape) -> str:
+    idx = []
+    for dim in reversed(list(shape)):
+        idx.append(flat % dim if dim else 0)
+        flat //= dim if dim else 1
+    return "[" + ", ".join(map(str, reversed(idx))) + "]"
+
+
+def describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {str(value.dtype).replace('torch.', '')} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, NonPlainTensor):
+        return f"a {value.type_name} (a torch.Tensor subclass)"
+    if isinstance(value, Remote):
+        return f"a {value.type_name} object"
+    return f"a {type(value).__name__}"
+
+
+def expect_tensor(got, *, what: str, dtype: torch.dtype | None = None, shape=None, device: str | None = None):
+    """got must be exactly a torch.Tensor (no subclass), with the given dtype, shape and device type."""
+    if isinstance(got, NonPlainTensor):
+        raise Feedback(f"{what} returned {describe(got)}; return a plain torch.Tensor")
+    if type(got) is not torch.Tensor:
+        raise Feedback(f"{what} should return a tensor but returned {describe(got)}")
+    if shape is not None and tuple(got.shape) != tuple(shape):
+        raise Feedback(f"{what}: expected shape {tuple(shape)}, got {tuple(got.shape)}")
+    if dtype is not None and got.dtype != dtype:
+        raise Feedback(f"{what}: expected dtype {str(dtype).replace('torch.', '')}, got "
+                       f"{str(got.dtype).replace('torch.', '')}")
+    if device is not None and got.device.type != torch.device(device).type:
+        raise Feedback(f"{what}: the result is on {got.device.type}, expected {device} "
+                       "(create tensors on the input's device)")
+    return got
+
+
+def max_error(got: torch.Tensor, expected: torch.Tensor) -> tuple[float, int]:
+    diff = (got.double().cpu() - expected.double().cpu()).abs().reshape(-1)
+    if diff.numel() == 0:
+        return 0.0, 0
+    diff = torch.nan_to_num(diff, nan=math.inf)
+    i = int(diff.argmax())
+    return float(diff[i]), i
+
+
+def close(got: torch.Tensor, expected: torch.Tensor, *, rtol: float, atol: float) -> bool:
+    if type(got) is not torch.Tensor or got.shape != expected.shape:
+        return False
+    g, e = got.double().cpu(), expected.double().cpu()
+    return bool(torch.all(torch.isfinite(g) == torch.isfinite(e))) and bool(
+        torch.allclose(g, e, rtol=rtol, atol=atol, equal_nan=False)) if g.numel() else True
+
+
+def expect_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-4, atol: float = 1e-5,
+                 dtype: torch.dtype | None = None, device: str | None = None,
+                 hints: dict[str, object] | None = None, check_dtype: bool = True) -> torch.Tensor:
+    """got must equal expected within tolerance, with the same shape (no broadcasting) and dtype."""
+    try:
+        expect_tensor(got, what=what, device=device)
+        if tuple(got.shape) != tuple(expected.shape):
+            raise Feedback(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
+        want = dtype if dtype is not None else expected.dtype
+        if check_dtype and got.dtype != want:
+            raise Feedback(f"{what}: expected dtype {str(want).replace('torch.', '')}, got "
+                           f"{str(got.dtype).replace('torch.', '')}")
+        bad = ~torch.isfinite(got.double().cpu()) & torch.isfinite(expected.double().cpu())
+        if bool(bad.any()):
+            flat = int(bad.reshape(-1).nonzero()[0])
+            kind = "NaN" if math.isnan(float(got.reshape(-1)[flat])) else "inf"
+            raise Feedback(f"{what}: {kind} at {_index(flat, got.shape)} ({int(bad.sum())} non-finite "
+                           f"values in all) where {_fmt(float(expected.reshape(-1)[flat]))} was expected; "
+                           "make the formula numerically stable")
+        if not close(got, expected, rtol=rtol, atol=atol):
+            err, flat = max_error(got, expected)
+            raise Feedback(f"{what}: wrong values: max abs error {_fmt(err)} at {_index(flat, got.shape)} "
+                           f"(expected {_fmt(float(expected.reshape(-1)[flat]))}, got "
+                           f"{_fmt(float(got.reshape(-1)[flat]))})")
+    except Feedback as fb:
+        hint = recognise(got, hints or {}, rtol=rtol, atol=atol)
+        if hint:
+            raise Feedback(f"{fb} — hint: {hint}") from None
+        raise
+    return got
+
+
+def recognise(got, hints: dict[str, object], *, rtol: float, atol: float) -> str | None:
+    """The first known mistake whose value matches what the student returned."""
+    if type(got) is not torch.Tensor:
+        return None
+    for text, candidate in hints.items():
+        try:
+            value = candidate() if callable(candidate) else candidate
+        except Exception:
+            continue
+        if isinstance(value, torch.Tensor) and close(got, value, rtol=rtol, atol=atol):
+            return text
+    return None
+
+
+def expect_finite(got: torch.Tensor, *, what: str) -> None:
+    bad = ~torch.isfinite(got)
+    if bool(bad.any()):
+        flat = int(bad.reshape(-1).nonzero()[0])
+        raise Feedback(f"{what}: non-finite value at {_index(flat, got.shape)}; subtract the max or use a "
+                       "stable form of the formula")

@@ -1,0 +1,93 @@
+"""MNIST on disk: find it, check it, read the test labels (they never leave the grader process)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from grader.errors import InfrastructureError
+
+FILES = {
+    "train_images": ("train-images-idx3-ubyte", 60000),
+    "train_labels": ("train-labels-idx1-ubyte", 60000),
+    "test_images": ("t10k-images-idx3-ubyte", 10000),
+    "test_labels": ("t10k-labels-idx1-ubyte", 10000),
+}
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mlgrader"
+
+
+def find_data_dir(explicit: str | None = None, *, download: bool = True) -> Path:
+    """--data-dir, then GRADER_DATA_DIR, then the user cache (downloaded there when online)."""
+    candidates = [Path(p) for p in (explicit, os.environ.get("GRADER_DATA_DIR")) if p]
+    for root in candidates:
+        if _complete(root):
+            return root.resolve()
+    if candidates:
+        raise InfrastructureError(_missing(candidates[0]))
+    cache = default_cache()
+    if _complete(cache):
+        return cache.resolve()
+    if download:
+        try:
+            import torchvision
+
+            for train in (True, False):
+                torchvision.datasets.MNIST(root=str(cache), train=train, download=True)
+        except Exception:
+            pass
+        if _complete(cache):
+            return cache.resolve()
+    raise InfrastructureError(_missing(cache))
+
+
+def _complete(root: Path) -> bool:
+    raw = root / "MNIST" / "raw"
+    return all((raw / name).is_file() for name, _ in FILES.values())
+
+
+def _missing(root: Path) -> str:
+    raw = root / "MNIST" / "raw"
+    return (
+        f"MNIST was not found in {raw} and could not be downloaded (offline?). Put the four files "
+        f"{', '.join(n for n, _ in FILES.values())} (uncompressed, torchvision's layout) in that folder, "
+        "or point the grader at a folder holding MNIST/raw with --data-dir DIR or GRADER_DATA_DIR=DIR. "
+        "On a machine with internet access, `python -c \"import torchvision; "
+        f"torchvision.datasets.MNIST('{root}', download=True)\"` fills it."
+    )
+
+
+@dataclass(frozen=True)
+class Mnist:
+    """The data as the grader process sees it: a folder for the sandbox, test labels for scoring."""
+
+    root: Path
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "MNIST" / "raw"
+
+    def test_labels(self) -> torch.Tensor:
+        return _read_idx(self.raw_dir / FILES["test_labels"][0], 8, 10000).to(torch.int64)
+
+    def images(self, split: str) -> torch.Tensor:
+        """uint8 (N, 28, 28) images, for the grader's own use."""
+        name, n = FILES[f"{split}_images"]
+        return _read_idx(self.raw_dir / name, 16, n * 784).reshape(n, 28, 28)
+
+    def labels(self, split: str) -> torch.Tensor:
+        name, n = FILES[f"{split}_labels"]
+        return _read_idx(self.raw_dir / name, 8, n).to(torch.int64)
+
+
+def _read_idx(path: Path, header: int, count: int) -> torch.Tensor:
+    data = bytearray(path.read_bytes())
+    if len(data) != header + count:
+        raise InfrastructureError(f"{path}: {len(data)} bytes, expected {header + count}; the file is damaged")
+    return torch.frombuffer(data, dtype=torch.uint8, offset=header)

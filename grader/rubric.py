@@ -1,0 +1,165 @@
+"""Rubric: read rubrics/<assignment>/rubric.toml, and turn test outcomes into points."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from grader.errors import ConfigError
+from grader.results import ItemResult, Outcome
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Item:
+    """Points for one or more tests (fnmatch patterns over node ids relative to the suite folder)."""
+
+    name: str
+    section: str
+    points: float
+    tests: tuple[str, ...]
+    visibility: str = "visible"
+    partial: bool = True  # share of matched tests passed; otherwise all or nothing
+    curve: tuple[float, float] | None = None  # (zero_at, full_at) for a measured property
+    measure: str = "accuracy"
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """Everything instructor-side about one assignment."""
+
+    assignment: str
+    title: str
+    folder: Path  # rubrics/<assignment>: the hidden suites live here
+    reference: Path
+    release: Path | None
+    items: tuple[Item, ...]
+    execution: str = "definitions"  # or "all"
+    required_names: tuple[str, ...] = ()
+    call_timeout_s: float = 20.0
+    import_timeout_s: float = 30.0
+    total_seconds: float = 600.0
+    needs_mnist: bool = False
+    settings: dict = field(default_factory=dict)  # free-form values the suites read (epochs, seeds)
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Load a rubric from its folder or its .toml file; raise ConfigError saying what is wrong."""
+    p = Path(path)
+    toml = p / "rubric.toml" if p.is_dir() else p
+    if not toml.is_file():
+        raise ConfigError(f"{toml}: no rubric file")
+    try:
+        data = tomllib.loads(toml.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{toml}: not valid TOML ({exc})") from None
+    folder = toml.parent
+    a = data.get("assignment", {})
+    limits = data.get("limits", {})
+    if "name" not in a or "reference" not in a:
+        raise ConfigError(f"{toml}: [assignment] needs 'name' and 'reference'")
+    items = []
+    for n, raw in enumerate(data.get("items", []), start=1):
+        try:
+            curve = raw.get("curve")
+            item = Item(
+                name=str(raw["name"]), section=str(raw.get("section", "Tests")), points=float(raw["points"]),
+                tests=tuple(raw["tests"]) if isinstance(raw["tests"], list) else (str(raw["tests"]),),
+                visibility=str(raw.get("visibility", a.get("visibility", "visible"))),
+                partial=bool(raw.get("partial", True)),
+                curve=(float(curve["zero"]), float(curve["full"])) if curve else None,
+                measure=str(raw.get("measure", "accuracy")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{toml}: item {n} is malformed ({type(exc).__name__}: {exc})") from None
+        if item.visibility not in VISIBILITIES:
+            raise ConfigError(f"{toml}: item {n} has visibility {item.visibility!r}; use one of {VISIBILITIES}")
+        if item.curve and not item.curve[0] < item.curve[1]:
+            raise ConfigError(f"{toml}: item {n}: curve needs zero < full")
+        items.append(item)
+    if not items:
+        raise ConfigError(f"{toml}: no [[items]]")
+    root = _root_of(folder)
+    release = a.get("release")
+    return Rubric(
+        assignment=str(a["name"]), title=str(a.get("title", a["name"])), folder=folder,
+        reference=(root / a["reference"]).resolve(), release=(root / release).resolve() if release else None,
+        items=tuple(items), execution=str(a.get("execution", "definitions")),
+        required_names=tuple(a.get("required_names", ())),
+        call_timeout_s=float(limits.get("call_timeout_s", 20)),
+        import_timeout_s=float(limits.get("import_timeout_s", 30)),
+        total_seconds=float(limits.get("total_seconds", 600)),
+        needs_mnist=bool(a.get("needs_mnist", False)), settings=dict(data.get("settings", {})),
+    )
+
+
+def _root_of(folder: Path) -> Path:
+    # Paths in a rubric are relative to the project holding it (the folder above rubrics/).
+    for parent in [folder, *folder.parents]:
+        if parent.name == "rubrics":
+            return parent.parent
+    return folder
+
+
+def find_rubric(assignment: str) -> Rubric:
+    folder = PROJECT / "rubrics" / assignment
+    if not folder.is_dir():
+        known = sorted(p.name for p in (PROJECT / "rubrics").iterdir() if p.is_dir())
+        raise ConfigError(f"no assignment {assignment!r}; known: {', '.join(known) or 'none'}")
+    return load_rubric(folder)
+
+
+def score_items(rubric: Rubric, outcomes: tuple[Outcome, ...]) -> tuple[ItemResult, ...]:
+    """Points per item from the outcomes of its tests; points live here, never in test code."""
+    results = []
+    numbers: dict[str, int] = {}
+    sections = list(dict.fromkeys(i.section for i in rubric.items))
+    for item in rubric.items:
+        s = sections.index(item.section) + 1
+        numbers[item.section] = numbers.get(item.section, 0) + 1
+        matched = tuple(o for o in outcomes if any(fnmatch.fnmatchcase(o.nodeid, p) for p in item.tests))
+        results.append(_score(item, f"{s}.{numbers[item.section]}", matched))
+    return tuple(results)
+
+
+def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
+    def result(score, status, feedback):
+        return ItemResult(number=number, name=item.name, section=item.section, score=round(score, 4),
+                          max_score=item.points if status != "skipped" else 0.0, status=status,
+                          visibility=item.visibility, feedback=tuple(feedback), outcomes=matched)
+
+    if not matched:
+        return result(0.0, "failed", ["this check did not run (its tests could not be collected)"])
+    counted = [o for o in matched if o.status != "skipped"]
+    if not counted:
+        reasons = sorted({o.message for o in matched if o.message})
+        return result(0.0, "skipped", reasons or ["skipped"])
+    feedback = [o.message for o in counted if o.status != "passed" and o.message]
+    feedback = list(dict.fromkeys(feedback))  # the same reason from several cases once
+    if item.curve:
+        values = [o.prop(item.measure) for o in counted if o.status == "passed"]
+        values = [float(v) for v in values if isinstance(v, (int, float))]
+        if not values:
+            return result(0.0, "failed", feedback or [f"no {item.measure} was measured"])
+        value = min(values)
+        zero, full = item.curve
+        frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
+        note = f"{item.measure} {value:.4f}: full credit at {full:.4f}, none at or below {zero:.4f}"
+        return result(item.points * frac, _status(frac), feedback + [note] if frac < 1 else [note])
+    passed = sum(1 for o in counted if o.status == "passed")
+    frac = passed / len(counted) if item.partial else float(passed == len(counted))
+    if frac < 1 and len(counted) > 1:
+        feedback.insert(0, f"{passed} of {len(counted)} cases passed")
+    return result(item.points * frac, _status(frac), feedback)
+
+
+def _status(frac: float) -> str:
+    return "passed" if frac >= 1 else "failed" if frac <= 0 else "partial"

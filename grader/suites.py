@@ -1,0 +1,153 @@
+"""Run the hidden pytest suites in the grader process, with fixtures, and collect typed outcomes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import time
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from grader.channel import Student, SubmissionFault
+from grader.load import Submission
+from grader.results import Outcome
+from grader.rubric import Rubric
+
+MESSAGE_CAP = 800
+
+
+@dataclass(frozen=True)
+class SuiteContext:
+    """What the fixtures hand to tests."""
+
+    rubric: Rubric
+    submission: Submission
+    student: Student
+    reference: object  # the reference solution's namespace, loaded in this process
+    mnist: object  # grader.mnist.Mnist: test labels stay here
+    gpu: str  # "auto" | "on" | "off"
+    gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
+
+
+def seed_for(assignment: str, nodeid: str) -> int:
+    """Seeds derive from (assignment, test id), so a re-grade gives the same inputs."""
+    return int(hashlib.sha256(f"{assignment}:{nodeid}".encode()).hexdigest()[:8], 16)
+
+
+class Fixtures:
+    """The fixtures a hidden suite may ask for."""
+
+    def __init__(self, ctx: SuiteContext):
+        self.ctx = ctx
+
+    @pytest.fixture
+    def student(self):
+        return self.ctx.student
+
+    @pytest.fixture
+    def reference(self):
+        return self.ctx.reference
+
+    @pytest.fixture
+    def mnist(self):
+        return self.ctx.mnist
+
+    @pytest.fixture
+    def submission(self):
+        return self.ctx.submission
+
+    @pytest.fixture
+    def settings(self):
+        return self.ctx.rubric.settings
+
+    @pytest.fixture
+    def rng(self, request):
+        return torch.Generator().manual_seed(seed_for(self.ctx.rubric.assignment, request.node.nodeid))
+
+    @pytest.fixture
+    def gpu_device(self):
+        """The device of the optional GPU section; skips it where there is none."""
+        if self.ctx.gpu == "off":
+            pytest.skip("GPU checks turned off (--gpu off)")
+        if self.ctx.gpu_device:
+            return self.ctx.gpu_device
+        if not torch.cuda.is_available():
+            pytest.skip("no CUDA device")
+        if not self.ctx.student.connection().info.get("cuda"):
+            pytest.skip("no CUDA device inside the sandbox")
+        return "cuda"
+
+
+class Collector:
+    """Turns pytest's reports into Outcomes: one per test, plus one per broken test file."""
+
+    def __init__(self):
+        self.outcomes: dict[str, Outcome] = {}
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = (yield).get_result()
+        if call.when == "call" or report.failed or report.skipped:
+            prev = self.outcomes.get(item.nodeid)
+            if prev is not None and prev.status != "passed" and call.when == "teardown":
+                return
+            status, message = _classify(report, call)
+            self.outcomes[item.nodeid] = Outcome(
+                nodeid=item.nodeid, status=status, message=message,
+                duration=(prev.duration if prev else 0.0) + report.duration,
+                properties=tuple((str(k), v) for k, v in report.user_properties),
+            )
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            text = str(report.longrepr).strip().splitlines()
+            self.outcomes[report.nodeid + "::<collection>"] = Outcome(
+                nodeid=report.nodeid + "::<collection>", status="error",
+                message=f"the hidden test file could not be loaded: {text[-1] if text else ''}"[:MESSAGE_CAP],
+            )
+
+
+def _classify(report, call) -> tuple[str, str]:
+    if report.passed:
+        return "passed", ""
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        return "skipped", reason.removeprefix("Skipped: ")
+    exc = call.excinfo.value if call.excinfo else None
+    if isinstance(exc, SubmissionFault):
+        return "failed", str(exc)[:MESSAGE_CAP]
+    if isinstance(exc, AssertionError):
+        text = str(exc).split("\nassert ")[0].strip() or "the check failed"
+        return "failed", text[:MESSAGE_CAP]
+    name = type(exc).__name__ if exc is not None else "error"
+    # A bug in a test, not the student's fault; still 0 points, flagged for staff.
+    return "error", f"internal error in the check ({name}: {str(exc)[:200]}); tell your instructor"
+
+
+def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
+    """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
+    collector = Collector()
+    folder = str(ctx.rubric.folder)
+    args = [folder, "--rootdir", folder, "--noconftest", "-p", "no:cacheprovider", "-p", "no:warnings",
+            "-p", "no:stepwise", "-p", "no:doctest", "--import-mode=importlib", "-q", "-o", "addopts=",
+            "-o", "python_files=test_*.py", "-o", "console_output_style=classic",
+            "-c", os.devnull]
+    start = time.perf_counter()
+    old = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ.pop("PYTEST_PLUGINS", None)
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            pytest.main(args, plugins=[Fixtures(ctx), collector])
+    finally:
+        if old is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = old
+    return tuple(collector.outcomes.values()), time.perf_counter() - start
