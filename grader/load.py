@@ -189,16 +189,40 @@ def _split(src: _Source, notes: list[str]) -> list[tuple[_Source, ast.stmt]]:
     try:
         tree = ast.parse(text, filename=src.filename)
     except SyntaxError as exc:
+        # Salvage what parses: each top-level def/class/import block on its own, so one typo
+        # costs only the function it is in.
+        out = []
+        for block in _blocks(text):
+            try:
+                out += [(_Source(block, src.filename), n) for n in ast.parse(block).body]
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+        kept = ", ".join(sorted({n.name for _, n in out if hasattr(n, "name")})) or "nothing"
+        where = "cell" if src.filename.startswith("cell") else "file"
         notes.append(
-            f"{src.filename}, line {exc.lineno}: SyntaxError: {exc.msg}; this cell was skipped, "
-            "so whatever it defines is missing"
+            f"{src.filename}, line {exc.lineno}: SyntaxError: {exc.msg}; the broken part of this "
+            f"{where} was skipped (kept from it: {kept})"
         )
-        return []
+        return out
     except (ValueError, RecursionError, MemoryError) as exc:
         notes.append(f"{src.filename}: could not be parsed ({type(exc).__name__}); skipped")
         return []
     src = _Source(text, src.filename)
     return [(src, node) for node in tree.body]
+
+
+_BLOCK_START = re.compile(r"^(def |class |async def |@|import |from )")
+
+
+def _blocks(text: str) -> list[str]:
+    """Split source at top-level definitions; each block keeps its original line numbers."""
+    lines = text.split("\n")
+    starts = [0]
+    for i, line in enumerate(lines):
+        if i and _BLOCK_START.match(line) and not lines[i - 1].startswith("@"):
+            starts.append(i)
+    starts.append(len(lines))
+    return ["\n" * a + "\n".join(lines[a:b]) for a, b in zip(starts, starts[1:])]
 
 
 def _assigned_names(node: ast.AST) -> set[str]:
