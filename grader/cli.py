@@ -45,19 +45,21 @@ def main(argv: list[str] | None = None) -> int:
 def _run(fn) -> int:
     from rich.console import Console
 
+    from rich.markup import escape
+
     from grader.errors import ConfigError, InfrastructureError, UsageError
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
     try:
         return fn()
     except UsageError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         return Exit.USAGE
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/] {exc}")
+        err.print(f"[red]configuration error:[/] {escape(str(exc))}")
         return Exit.CONFIG
     except InfrastructureError as exc:
-        err.print(f"[red]cannot grade:[/] {exc}")
+        err.print(f"[red]cannot grade:[/] {escape(str(exc))}")
         return Exit.INFRASTRUCTURE
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -1,0 +1,85 @@
+"""End to end on the tiny fixture assignment: the CLI, results.json, exit codes, determinism."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from grader.cli import main
+from grader.pipeline import GradeOptions, grade
+from grader.report_gradescope import error_results_json, to_results_json
+
+from conftest import PROJECT, TINY
+
+SCHEMA = json.loads((PROJECT / "tests" / "fixtures" / "gradescope_results.schema.json").read_text())
+OPTIONS = GradeOptions(threads=1)
+GOOD = "import torch\ndef mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n    return x.clamp(lo, hi)\n"
+
+
+def scores(result):
+    return {i.name: i.score for i in result.items}
+
+
+def test_correct_submission_full_marks_and_valid_results_json(write, tiny_rubric, tmp_path):
+    sub = write("good.py", GOOD + "print('training...')\n")
+    out = tmp_path / "r.json"
+    assert main([str(sub), "--rubric", str(TINY), "--json", str(out), "--threads", "1"]) == 0
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == 5 and {t["name"]: t["score"] for t in data["tests"]} == {"mean": 3, "clip": 2}
+    assert [t["visibility"] for t in data["tests"]] == ["visible", "hidden"]
+    assert "hidden until later" in data["output"]
+
+
+def test_mistake_loses_exactly_its_points_with_a_hint(write, tiny_rubric):
+    sub = write("sum.py", GOOD.replace("x.mean()", "x.sum()"))
+    result = grade(sub, tiny_rubric, OPTIONS)
+    assert scores(result) == {"mean": 1.0, "clip": 2.0}  # n=1 still passes: sum == mean
+    assert any("that is the sum, not the mean" in f for f in result.items[0].feedback)
+
+
+def test_regrade_gives_the_same_score(write, tiny_rubric):
+    sub = write("half.py", GOOD.replace("x.clamp(lo, hi)", "x.clamp(lo, hi * 0.9)"))
+    a, b = grade(sub, tiny_rubric, OPTIONS), grade(sub, tiny_rubric, OPTIONS)
+    assert scores(a) == scores(b) and a.score == 3
+
+
+def test_unreadable_submission_is_a_result_not_a_crash(write, tiny_rubric, tmp_path):
+    sub = write("broken.ipynb", "{ this is not json")
+    out = tmp_path / "r.json"
+    assert main([str(sub), "--rubric", str(TINY), "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == 0 and "not valid JSON" in data["output"]
+    assert sum(t["max_score"] for t in data["tests"]) == 5
+
+
+def test_usage_errors_exit_non_zero(tmp_path, capsys):
+    assert main([str(tmp_path / "missing.ipynb"), "--rubric", str(TINY)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main([str(tmp_path), "--assignment", "nope"]) == 3
+
+
+def test_missing_data_is_a_clear_infrastructure_error(write, tmp_path, capsys):
+    sub = write("good.py", GOOD)
+    code = main([str(sub), "--data-dir", str(tmp_path / "empty")])
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "MNIST was not found" in err and "--data-dir" in err
+
+
+def test_grader_error_results_json_is_valid():
+    data = error_results_json("sandbox could not start", RuntimeError("boom"))
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == 0 and data["tests"][0]["name"] == "grader error"
+
+
+def test_console_script_runs(write):
+    sub = write("good.py", GOOD)
+    r = subprocess.run([sys.executable, "-m", "grader.cli", str(sub), "--rubric", str(TINY), "--threads", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Total: 5 / 5" in r.stdout
