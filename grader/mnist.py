@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from grader.errors import InfrastructureError
 
 FILES = {
@@ -73,20 +71,22 @@ class Mnist:
     def raw_dir(self) -> Path:
         return self.root / "MNIST" / "raw"
 
-    def test_labels(self) -> torch.Tensor:
-        return _read_idx(self.raw_dir / FILES["test_labels"][0], 8, 10000).to(torch.int64)
+    def test_labels(self):
+        return self.labels("test")
 
-    def images(self, split: str) -> torch.Tensor:
+    def images(self, split: str):
         """uint8 (N, 28, 28) images, for the grader's own use."""
         name, n = FILES[f"{split}_images"]
         return _read_idx(self.raw_dir / name, 16, n * 784).reshape(n, 28, 28)
 
-    def labels(self, split: str) -> torch.Tensor:
+    def labels(self, split: str):
         name, n = FILES[f"{split}_labels"]
-        return _read_idx(self.raw_dir / name, 8, n).to(torch.int64)
+        return _read_idx(self.raw_dir / name, 8, n).long()
 
 
-def _read_idx(path: Path, header: int, count: int) -> torch.Tensor:
+def _read_idx(path: Path, header: int, count: int):
+    import torch
+
     data = bytearray(path.read_bytes())
     if len(data) != header + count:
         raise InfrastructureError(f"{path}: {len(data)} bytes, expected {header + count}; the file is damaged")

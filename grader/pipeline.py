@@ -9,17 +9,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from grader.channel import Student
 from grader.errors import SubmissionError
 from grader.load import load_submission
 from grader.mnist import Mnist, find_data_dir
-from grader.reference import load_reference
 from grader.results import GradeResult, ItemResult
 from grader.rubric import Rubric, score_items
-from grader.sandbox import Limits, SandboxSpec, describe_isolation, isolation_level
-from grader.suites import SuiteContext, run_suites
+from grader.sandbox import Limits, SandboxSpec, WorkerProcess, describe_isolation, isolation_level
+
+# torch, pytest and the reference are imported inside grade(), after the sandbox has started, so
+# the worker's own `import torch` runs alongside the grader's instead of after it.
 
 
 @dataclass(frozen=True)
@@ -38,44 +36,48 @@ def _threads(options: GradeOptions) -> int:
 
 
 def _gpu_in_sandbox(options: GradeOptions) -> bool:
+    # Device nodes decide whether the sandbox gets the GPU; the worker then reports whether CUDA
+    # works in there, and the GPU section skips if not. Touching CUDA here would cost start-up time.
     if options.gpu == "off" or options.gpu_device:
         return False
-    # Only touch CUDA when device nodes exist: initialising it elsewhere costs start-up time.
-    return bool(glob.glob("/dev/nvidia*")) and torch.cuda.is_available()
+    return bool(glob.glob("/dev/nvidia*"))
 
 
 def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions()) -> GradeResult:
     """Grade one submission file or folder. A broken or hostile submission is a result, not an error."""
     start = time.perf_counter()
     timings: list[tuple[str, float]] = []
-    torch.set_num_threads(_threads(options))
     mnist = Mnist(find_data_dir(options.data_dir)) if rubric.needs_mnist else None
-    reference = load_reference(rubric.reference)
     gpu = _gpu_in_sandbox(options)
     spec = SandboxSpec(
         limits=Limits(threads=_threads(options)),
         mnist_raw_dir=str(mnist.raw_dir) if mnist else None, gpu=gpu, isolation=options.isolation)
     level = isolation_level(spec)
-    env = (("python", sys.version.split()[0]), ("torch", torch.__version__),
-           ("cuda", torch.version.cuda or "none"),
-           ("gpu", torch.cuda.get_device_name(0) if gpu else "none"))
-    t = time.perf_counter()
     try:
         submission = load_submission(path, keep=rubric.execution, required=rubric.required_names)
     except SubmissionError as exc:
-        items = score_items(rubric, ())
-        items = tuple(ItemResult(**{**i.__dict__, "feedback": ("not graded: the submission could not be read",)})
-                      for i in items)
-        return GradeResult(
-            assignment=rubric.assignment, title=rubric.title, submission=str(path), score=0.0,
-            max_score=sum(i.max_score for i in items), items=items, isolation=describe_isolation(level),
-            error=str(exc), duration_s=time.perf_counter() - start, environment=env)
-    timings.append(("load submission", time.perf_counter() - t))
+        return _unreadable(path, rubric, str(exc), describe_isolation(level), start)
     if submission.files_dir:
         spec = SandboxSpec(limits=spec.limits, mnist_raw_dir=spec.mnist_raw_dir, gpu=gpu,
                            isolation=options.isolation, submission_dir=submission.files_dir)
-    student = Student(submission, spec, call_timeout=rubric.call_timeout_s,
-                      total_seconds=rubric.total_seconds, import_timeout=rubric.import_timeout_s)
+    timings.append(("load submission", time.perf_counter() - start))
+    worker = WorkerProcess(spec)
+    try:
+        t = time.perf_counter()
+        import torch
+
+        from grader.channel import Student
+        from grader.reference import load_reference
+        from grader.suites import SuiteContext, run_suites
+
+        torch.set_num_threads(_threads(options))
+        reference = load_reference(rubric.reference)
+        timings.append(("grader imports and reference", time.perf_counter() - t))
+        student = Student(submission, spec, call_timeout=rubric.call_timeout_s, prestarted=worker,
+                          total_seconds=rubric.total_seconds, import_timeout=rubric.import_timeout_s)
+    except BaseException:
+        worker.kill()
+        raise
     try:
         ctx = SuiteContext(rubric=rubric, submission=submission, student=student, reference=reference,
                            mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device)
@@ -87,9 +89,24 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
     output = bytes(student.output).decode("utf-8", "replace")
     if student.output_total > len(student.output):
         output += f"\n[... {student.output_total - len(student.output)} more bytes of output dropped]"
+    env = (("python", sys.version.split()[0]), ("torch", torch.__version__),
+           ("cuda", torch.version.cuda or "none"),
+           ("device", str(student.info.get("device", "cpu"))))
     return GradeResult(
         assignment=rubric.assignment, title=rubric.title, submission=str(path),
         score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items), items=items,
         isolation=describe_isolation(level), notes=submission.notes + tuple(student.startup.notes),
         sha256=submission.sha256, duration_s=time.perf_counter() - start, environment=env,
         staff_output=output, timings=tuple(timings))
+
+
+def _unreadable(path, rubric: Rubric, error: str, isolation: str, start: float) -> GradeResult:
+    """A submission that cannot be read scores 0 on every item, with the reason."""
+    items = tuple(
+        ItemResult(**{**i.__dict__, "feedback": ("not graded: the submission could not be read",)})
+        for i in score_items(rubric, ()))
+    return GradeResult(
+        assignment=rubric.assignment, title=rubric.title, submission=str(path), score=0.0,
+        max_score=sum(i.max_score for i in items), items=items, isolation=isolation, error=error,
+        duration_s=time.perf_counter() - start,
+        environment=(("python", sys.version.split()[0]),))

@@ -30,6 +30,7 @@ class Item:
     partial: bool = True  # share of matched tests passed; otherwise all or nothing
     curve: tuple[float, float] | None = None  # (zero_at, full_at) for a measured property
     measure: str = "accuracy"
+    optional: bool = False  # counts only where it runs (the GPU section): never in the maximum otherwise
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def load_rubric(path: str | Path) -> Rubric:
                 visibility=str(raw.get("visibility", a.get("visibility", "visible"))),
                 partial=bool(raw.get("partial", True)),
                 curve=(float(curve["zero"]), float(curve["full"])) if curve else None,
-                measure=str(raw.get("measure", "accuracy")),
+                measure=str(raw.get("measure", "accuracy")), optional=bool(raw.get("optional", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{toml}: item {n} is malformed ({type(exc).__name__}: {exc})") from None
@@ -136,6 +137,8 @@ def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
                           max_score=item.points if status != "skipped" else 0.0, status=status,
                           visibility=item.visibility, feedback=tuple(feedback), outcomes=matched)
 
+    if not matched and item.optional:
+        return result(0.0, "skipped", ["not run"])
     if not matched:
         return result(0.0, "failed", ["this check did not run (its tests could not be collected)"])
     counted = [o for o in matched if o.status != "skipped"]

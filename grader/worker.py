@@ -50,8 +50,9 @@ class Worker:
 
     # -- loop ----------------------------------------------------------------------------------
     def serve(self) -> None:
-        info = {"torch": torch.__version__, "python": sys.version.split()[0],
-                "cuda": torch.cuda.is_available()}
+        cuda = torch.cuda.is_available()
+        info = {"torch": torch.__version__, "python": sys.version.split()[0], "cuda": cuda,
+                "device": torch.cuda.get_device_name(0) if cuda else "cpu"}
         self.reply(0, True, info)
         while True:
             try:
