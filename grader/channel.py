@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import struct
 import time
@@ -29,7 +30,7 @@ class StudentError(SubmissionFault):
 
     def __init__(self, call: str, error: dict):
         self.type = str(error.get("type", "Exception"))
-        self.message = str(error.get("message", ""))[:500]
+        self.message = redact(str(error.get("message", "")))
         self.where = error.get("where")
         at = f" ({self.where})" if self.where else ""
         if self.type == "NotImplementedError":
@@ -39,6 +40,14 @@ class StudentError(SubmissionFault):
         else:
             text = f"{call} raised {self.type}: {self.message}{at}"
         super().__init__(text)
+
+
+_NUMBERS = re.compile(r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[\s,;\[\]()]*){4,}")
+
+
+def redact(message: str, cap: int = 300) -> str:
+    """A student's own exception text, without runs of numbers: feedback must not echo hidden inputs."""
+    return _NUMBERS.sub("[numbers removed] ", message)[:cap]
 
 
 class WorkerCrashed(SubmissionFault):

@@ -32,6 +32,8 @@ def _grade_parser() -> argparse.ArgumentParser:
                    help="auto uses bubblewrap when the host allows it; none forces a plain subprocess")
     p.add_argument("--threads", type=int, default=0, help="torch threads in the sandbox (default: up to 4)")
     p.add_argument("--student-view", action="store_true", help="hide checks that are not visible yet")
+    p.add_argument("--public", action="store_true",
+                   help="run only the public tests shipped with the assignment (what students can run)")
     return p
 
 
@@ -80,7 +82,7 @@ def _grade(argv: list[str]) -> int:
 
         if not Path(args.submission).exists():
             raise UsageError(f"{args.submission}: no such file or folder")
-        rubric = load_rubric(args.rubric) if args.rubric else find_rubric(args.assignment)
+        rubric = load_rubric(args.rubric) if args.rubric else find_rubric(args.assignment, public=args.public)
         options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation,
                                threads=args.threads)
         result = grade(args.submission, rubric, options)

@@ -71,7 +71,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         from grader.suites import SuiteContext, run_suites
 
         torch.set_num_threads(_threads(options))
-        reference = load_reference(rubric.reference)
+        reference = load_reference(rubric.reference) if rubric.reference else None
         timings.append(("grader imports and reference", time.perf_counter() - t))
         student = Student(submission, spec, call_timeout=rubric.call_timeout_s, prestarted=worker,
                           total_seconds=rubric.total_seconds, import_timeout=rubric.import_timeout_s)

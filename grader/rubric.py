@@ -40,7 +40,7 @@ class Rubric:
     assignment: str
     title: str
     folder: Path  # rubrics/<assignment>: the hidden suites live here
-    reference: Path
+    reference: Path | None  # None for a public suite, which students run without the solution
     release: Path | None
     items: tuple[Item, ...]
     execution: str = "definitions"  # or "all"
@@ -65,8 +65,8 @@ def load_rubric(path: str | Path) -> Rubric:
     folder = toml.parent
     a = data.get("assignment", {})
     limits = data.get("limits", {})
-    if "name" not in a or "reference" not in a:
-        raise ConfigError(f"{toml}: [assignment] needs 'name' and 'reference'")
+    if "name" not in a:
+        raise ConfigError(f"{toml}: [assignment] needs a 'name'")
     items = []
     for n, raw in enumerate(data.get("items", []), start=1):
         try:
@@ -92,7 +92,7 @@ def load_rubric(path: str | Path) -> Rubric:
     release = a.get("release")
     return Rubric(
         assignment=str(a["name"]), title=str(a.get("title", a["name"])), folder=folder,
-        reference=(root / a["reference"]).resolve(), release=(root / release).resolve() if release else None,
+        reference=(root / a["reference"]).resolve() if a.get("reference") else None, release=(root / release).resolve() if release else None,
         items=tuple(items), execution=str(a.get("execution", "definitions")),
         required_names=tuple(a.get("required_names", ())),
         call_timeout_s=float(limits.get("call_timeout_s", 20)),
@@ -110,12 +110,18 @@ def _root_of(folder: Path) -> Path:
     return folder
 
 
-def find_rubric(assignment: str) -> Rubric:
-    folder = PROJECT / "rubrics" / assignment
-    if not folder.is_dir():
-        known = sorted(p.name for p in (PROJECT / "rubrics").iterdir() if p.is_dir())
-        raise ConfigError(f"no assignment {assignment!r}; known: {', '.join(known) or 'none'}")
-    return load_rubric(folder)
+def find_rubric(assignment: str, *, public: bool = False) -> Rubric:
+    """The hidden rubric of an assignment, or its public one (what students have) when asked or
+    when the hidden suites are not installed."""
+    hidden = PROJECT / "rubrics" / assignment
+    shared = PROJECT / "assignments" / assignment / "public"
+    if not public and (hidden / "rubric.toml").is_file():
+        return load_rubric(hidden)
+    if (shared / "rubric.toml").is_file():
+        return load_rubric(shared)
+    known = sorted({p.name for d in ("rubrics", "assignments") if (PROJECT / d).is_dir()
+                    for p in (PROJECT / d).iterdir() if p.is_dir()})
+    raise ConfigError(f"no assignment {assignment!r}; known: {', '.join(known) or 'none'}")
 
 
 def score_items(rubric: Rubric, outcomes: tuple[Outcome, ...]) -> tuple[ItemResult, ...]:
