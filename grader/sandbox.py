@@ -199,6 +199,12 @@ def _environment(spec: SandboxSpec, rep_fd: int, level: str) -> dict:
     }
     if not spec.gpu:
         env["CUDA_VISIBLE_DEVICES"] = ""
+    else:
+        # Where the driver's libraries are found through these (container images often do).
+        for var in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+                    "NVIDIA_DRIVER_CAPABILITIES"):
+            if var in os.environ:
+                env[var] = os.environ[var]
     if spec.mnist_raw_dir:
         env["GRADER_MNIST_DIR"] = "/data/MNIST/raw" if level == FULL else spec.mnist_raw_dir
     if spec.submission_dir:
