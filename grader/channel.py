@@ -191,6 +191,8 @@ class Student:
         self.info: dict = {}
         self.output = bytearray()
         self.output_total = 0
+        self.worker_peak_mb = 0.0
+        self.timings: dict[str, float] = {}
         self.prestarted = prestarted  # started early so its torch import overlaps the grader's
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -200,10 +202,14 @@ class Student:
                 raise WorkerCrashed("the sandbox crashed too many times; later calls are not run")
             self.restarts += 1
             self.generation += 1
+            t = time.perf_counter()
             self.conn = Connection(self.spec, self.prestarted)
             self.prestarted = None
             self.info = self.conn.info
+            t2 = time.perf_counter()
             self._load_code()
+            self.timings.setdefault("waiting for the sandbox to start", t2 - t)
+            self.timings.setdefault("loading the submission in the sandbox", time.perf_counter() - t2)
         return self.conn
 
     def _load_code(self) -> None:
@@ -237,6 +243,12 @@ class Student:
             self.conn = None
 
     def close(self) -> None:
+        if self.conn is not None:
+            try:  # the worker's own peak memory, for the benchmark; untrusted, informational only
+                stats = self.conn.request("stats", timeout=2, label="stats")
+                self.worker_peak_mb = max(self.worker_peak_mb, float(stats.get("peak_rss_mb", 0)))
+            except Exception:
+                pass
         self._drop()
         if self.prestarted is not None:
             self.prestarted.kill()

@@ -82,7 +82,8 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         ctx = SuiteContext(rubric=rubric, submission=submission, student=student, reference=reference,
                            mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device)
         outcomes, seconds = run_suites(ctx)
-        timings.append(("suites", seconds))
+        timings += list(student.timings.items())
+        timings.append(("suites (all tests, sandbox start included)", seconds))
     finally:
         student.close()
     items = score_items(rubric, outcomes)
@@ -97,7 +98,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items), items=items,
         isolation=describe_isolation(level), notes=submission.notes + tuple(student.startup.notes),
         sha256=submission.sha256, duration_s=time.perf_counter() - start, environment=env,
-        staff_output=output, timings=tuple(timings))
+        staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb)
 
 
 def _unreadable(path, rubric: Rubric, error: str, isolation: str, start: float) -> GradeResult:

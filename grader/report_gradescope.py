@@ -50,7 +50,10 @@ def to_results_json(result: GradeResult) -> dict:
         "stdout_visibility": "hidden",
         "tests": tests,
         "extra_data": {"assignment": result.assignment, "max_score": result.max_score,
-                       "sha256": result.sha256, "environment": dict(result.environment)},
+                       "sha256": result.sha256, "environment": dict(result.environment),
+                       "timings": dict(result.timings), "worker_peak_mb": round(result.worker_peak_mb, 1),
+                       "test_seconds": {o.nodeid: round(o.duration, 3) for i in result.items
+                                        for o in i.outcomes}},
     }
 
 

@@ -54,7 +54,8 @@ class GradeResult:
     duration_s: float = 0.0
     environment: tuple[tuple[str, str], ...] = ()
     staff_output: str = ""  # what the submission printed: for instructors only
-    timings: tuple[tuple[str, float], ...] = field(default=())
+    timings: tuple[tuple[str, float], ...] = field(default=())  # phase -> seconds
+    worker_peak_mb: float = 0.0
 
     @property
     def sections(self) -> tuple[str, ...]:

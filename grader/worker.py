@@ -84,6 +84,11 @@ class Worker:
         exec(code, self.module.__dict__)
         return None
 
+    def op_stats(self, _body, _value):
+        import resource
+
+        return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
     def op_names(self, _body, _value):
         return {k: type(v).__name__ for k, v in self.module.__dict__.items() if not k.startswith("__")}
 
