@@ -1,0 +1,226 @@
+"""Part 3: layers (linear and the MLP class)."""
+
+import math
+
+import pytest
+import torch
+
+from grader.channel import StudentError
+from grader.compare import Feedback, close, describe, expect_close, expect_finite, expect_tensor
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
+# (N, d_in, d_out); 6x6x6 is square so that x @ W.T and a bias per row would go unnoticed by shapes alone.
+DIMS = {"1x3x2": (1, 3, 2), "6x6x6": (6, 6, 6), "8x784x16": (8, 784, 16), "16x7x3": (16, 7, 3)}
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+SIZES = (784, 32, 16, 10)
+
+
+def _dt(dtype):
+    return str(dtype).replace("torch.", "")
+
+
+def _close(got, expected, *, rtol, atol):
+    return isinstance(got, torch.Tensor) and got.dtype == expected.dtype and close(got, expected, rtol=rtol, atol=atol)
+
+
+def _layer(rng, n, d_in, d_out, dtype):
+    x = torch.randn(n, d_in, generator=rng, dtype=dtype)
+    W = torch.randn(d_in, d_out, generator=rng, dtype=dtype) / math.sqrt(d_in)
+    b = torch.randn(d_out, generator=rng, dtype=dtype)
+    return x, W, b
+
+
+# -- linear ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dims", list(DIMS.values()), ids=list(DIMS))
+@pytest.mark.parametrize("dtype", list(DTYPES.values()), ids=list(DTYPES))
+def test_linear_values(student, reference, rng, dtype, dims):
+    n, d_in, d_out = dims
+    x, W, b = _layer(rng, n, d_in, d_out, dtype)
+    expect_close(
+        student.linear(x, W, b), reference.linear(x, W, b),
+        what=f"linear(x, W, b) for x {tuple(x.shape)}, W {tuple(W.shape)}, b {tuple(b.shape)} {_dt(dtype)}",
+        hints={
+            "that is x @ W.T + b; W has shape (d_in, d_out), so use x @ W": lambda: x @ W.T + b,
+            "the bias is missing": lambda: x @ W,
+            "the bias is added per row instead of per column": lambda: x @ W + b[:, None],
+        },
+        **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES.values()), ids=list(DTYPES))
+def test_linear_gradient(student, reference, rng, dtype):
+    x, W, b = _layer(rng, 5, 4, 3, dtype)
+    cotangent = torch.randn(5, 3, generator=rng, dtype=dtype)
+    out, grads, _ = student.vjp("linear", [x, W, b], wrt=[0, 1, 2], cotangent=cotangent)
+    leaves = [t.detach().clone().requires_grad_(True) for t in (x, W, b)]
+    value = reference.linear(*leaves)
+    expected = torch.autograd.grad(value, leaves, cotangent)
+    forward_right = _close(out, value.detach(), **TOL[dtype])
+    for label, got, want in zip(("x", "W", "b"), grads, expected):
+        what = f"the gradient of linear(x, W, b) with respect to {label} ({_dt(dtype)})"
+        if forward_right:
+            expect_close(got, want, what=what, **TOL[dtype])
+        else:
+            # Wrong values are counted by the values check; here the gradient has to exist and be finite.
+            expect_tensor(got, what=what, shape=want.shape)
+            expect_finite(got, what=what)
+
+
+# -- MLP: parameters -------------------------------------------------------------------------------
+
+def _expected_shapes(sizes):
+    shapes = {}
+    for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes[f"weights.{l}"] = (d_in, d_out)
+        shapes[f"biases.{l}"] = (d_out,)
+    return shapes
+
+
+def _check_state_dict(model, sizes, what):
+    state = model.state_dict()
+    if not isinstance(state, dict):
+        raise Feedback(f"{what}.state_dict() returned {describe(state)}, expected a dict of tensors")
+    expected = _expected_shapes(sizes)
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing}")
+        if extra:
+            parts.append(f"unexpected keys {extra}")
+        raise Feedback(f"{what}.state_dict(): {'; '.join(parts)}. Register the weights in "
+                       "self.weights = nn.ParameterList([...]) and the biases in self.biases, in layer order")
+    for key, shape in expected.items():
+        got = state[key]
+        if not isinstance(got, torch.Tensor):
+            raise Feedback(f"{what}.state_dict()[{key!r}] is {describe(got)}, expected a tensor")
+        if tuple(got.shape) != shape:
+            hint = " (transposed: W_l has shape (sizes[l], sizes[l+1]))" if tuple(got.shape) == shape[::-1] else ""
+            raise Feedback(f"{what}.state_dict()[{key!r}] has shape {tuple(got.shape)}, expected {shape}{hint}")
+        if got.dtype != torch.float32:
+            raise Feedback(f"{what}.state_dict()[{key!r}] is {_dt(got.dtype)}, expected float32")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mlp_parameters(student, activation):
+    model = student.MLP(SIZES, activation=activation)
+    _check_state_dict(model, SIZES, f"MLP({SIZES}, activation={activation!r})")
+
+
+def test_mlp_default_sizes(student):
+    model = student.MLP()
+    _check_state_dict(model, (784, 128, 64, 10), "MLP()")
+
+
+# -- MLP: forward and backward with the same weights as the reference ------------------------------
+
+def _weights(rng, sizes):
+    weights = {}
+    for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        weights[f"weights.{l}"] = torch.randn(d_in, d_out, generator=rng) / math.sqrt(d_in)
+        weights[f"biases.{l}"] = torch.randn(d_out, generator=rng) * 0.1
+    return weights
+
+
+def _models(student, reference, rng, activation, sizes=SIZES):
+    weights = _weights(rng, sizes)
+    model = student.MLP(sizes, activation=activation)
+    model.load_state_dict(weights)
+    with torch.random.fork_rng(devices=[]):  # the reference's init must not disturb anything else
+        ref = reference.MLP(sizes, activation=activation)
+    ref.load_state_dict(weights)
+    return model, ref, weights
+
+
+def _manual_logits(weights, x, act, last_act=False, hidden_act=True):
+    h = x
+    n = len(weights) // 2
+    for l in range(n):
+        h = h @ weights[f"weights.{l}"] + weights[f"biases.{l}"]
+        if (l < n - 1 and hidden_act) or (l == n - 1 and last_act):
+            h = act(h)
+    return h
+
+
+def _own_logits(student, weights, x, activation):
+    """The forward pass built from the student's own linear and activation, called one by one."""
+    h = x
+    n = len(weights) // 2
+    for l in range(n):
+        h = student.linear(h, weights[f"weights.{l}"], weights[f"biases.{l}"])
+        if l < n - 1:
+            h = getattr(student, activation)(h)
+    return h
+
+
+def _matches_own_functions(student, got, weights, x, activation):
+    """MLP.forward must use the student's own linear and activation: when one of those is wrong (and
+    loses its own points), logits that follow from them exactly are not the MLP's mistake."""
+    try:
+        return _close(got, _own_logits(student, weights, x, activation), rtol=1e-4, atol=1e-4)
+    except StudentError:
+        return False
+
+
+@pytest.mark.parametrize("n", [1, 20], ids=["N1", "N20"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mlp_forward(student, reference, rng, activation, n):
+    model, ref, weights = _models(student, reference, rng, activation)
+    x = torch.rand(n, SIZES[0], generator=rng) * 2 - 1
+    with torch.no_grad():
+        expected = ref(x)
+    act = getattr(reference, activation)
+    got = model.forward(x)
+    if _close(got, expected, rtol=1e-4, atol=1e-4) or _matches_own_functions(student, got, weights, x, activation):
+        return
+    expect_close(
+        got, expected,
+        what=f"MLP({SIZES}, activation={activation!r}).forward(x) logits for x of shape {tuple(x.shape)}, "
+             "after load_state_dict",
+        hints={
+            "the last layer applies the activation too; the logits must stay linear":
+                lambda: _manual_logits(weights, x, act, last_act=True),
+            "no activation between the hidden layers":
+                lambda: _manual_logits(weights, x, act, hidden_act=False),
+            "the activation is relu whatever `activation` says":
+                lambda: _manual_logits(weights, x, reference.relu),
+        },
+        rtol=1e-4, atol=1e-4)
+
+
+def test_mlp_call_is_forward(student, reference, rng):
+    model, _, _ = _models(student, reference, rng, "relu")
+    x = torch.rand(3, SIZES[0], generator=rng) * 2 - 1
+    expect_close(model(x), model.forward(x), what="model(x) (calling the MLP like a function) compared with "
+                 "model.forward(x); define forward, not __call__", rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mlp_gradients(student, reference, rng, activation):
+    model, ref, _ = _models(student, reference, rng, activation)
+    x = torch.rand(8, SIZES[0], generator=rng) * 2 - 1
+    cotangent = torch.randn(8, SIZES[-1], generator=rng)
+    out, _, grads = student.vjp((model, "forward"), [x], wrt=[], cotangent=cotangent, params=True)
+    value = ref(x)
+    expected = dict(zip((k for k, _ in ref.named_parameters()),
+                        torch.autograd.grad(value, list(ref.parameters()), cotangent)))
+    # When the logits are wrong (counted by the forward check), the gradients only have to reach
+    # every parameter and be finite.
+    forward_right = _close(out, value.detach(), rtol=1e-4, atol=1e-4)
+    missing = [k for k in expected if k not in grads]
+    if missing:
+        raise Feedback(f"MLP.forward: no gradient reaches the parameters {missing}; register them with "
+                       "nn.ParameterList of nn.Parameter so that autograd and optimizers see them")
+    for key, want in expected.items():
+        got = grads[key]
+        if got is None:
+            raise Feedback(f"MLP.forward: the output does not depend on the parameter {key!r} (no gradient)")
+        what = f"the gradient of the logits of MLP(activation={activation!r}) with respect to {key}"
+        if forward_right:
+            expect_close(got, want, what=what, rtol=1e-4, atol=1e-4)
+        else:
+            expect_tensor(got, what=what, shape=want.shape)
+            expect_finite(got, what=what)
