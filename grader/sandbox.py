@@ -176,7 +176,9 @@ def _set_limits(limits: Limits, nproc: int, cap_address_space: bool) -> None:
     mb = 1024 * 1024
     if limits.address_space_mb and cap_address_space:  # CUDA reserves far more address space
         resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_mb * mb,) * 2)
-    resource.setrlimit(resource.RLIMIT_DATA, (limits.data_mb * mb,) * 2)
+    # CUDA's context and allocator map several GB of private memory: give the GPU section room.
+    data = limits.data_mb if cap_address_space else max(limits.data_mb, 16384)
+    resource.setrlimit(resource.RLIMIT_DATA, (data * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files,) * 2)
