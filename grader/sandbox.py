@@ -195,6 +195,9 @@ def _environment(spec: SandboxSpec, rep_fd: int, level: str) -> dict:
     threads = str(spec.limits.threads)
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+        # The sandbox uid has no passwd entry; getpass.getuser() (torch's compile caches call it
+        # when an optimizer first steps) reads these before it would fail on pwd.getpwuid().
+        "USER": "student", "LOGNAME": "student",
         "MPLBACKEND": "Agg", "GRADER_REPLY_FD": str(rep_fd), "GRADER_TORCH_THREADS": threads,
         "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
@@ -247,7 +250,7 @@ def _command(spec: SandboxSpec, level: str) -> list[str]:
     python = [sys.executable, "-I"]
     if level != FULL:
         return python + [os.path.join(HERE, "worker.py")]
-    cmd = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox",
            "--ro-bind", "/usr", "/usr"]
     for link in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
