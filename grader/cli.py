@@ -97,21 +97,22 @@ def _grade(argv: list[str]) -> int:
 def _assign(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="grade assign", description="Write the student release from the reference notebook.")
     p.add_argument("--assignment", default="mnist_mlp")
+    p.add_argument("--rubric", help="path to a rubric folder or rubric.toml (overrides --assignment)")
     p.add_argument("--check", action="store_true", help="exit 1 if the committed release is out of date")
     args = p.parse_args(argv)
 
     def go() -> int:
         from grader.assign import make_release, write_release
         from grader.errors import ConfigError
-        from grader.rubric import find_rubric
+        from grader.rubric import find_rubric, load_rubric
 
-        rubric = find_rubric(args.assignment)
-        if rubric.release is None:
-            raise ConfigError(f"the rubric of {args.assignment} names no release notebook")
+        rubric = load_rubric(args.rubric) if args.rubric else find_rubric(args.assignment)
+        if rubric.release is None or rubric.reference is None:
+            raise ConfigError(f"the rubric of {rubric.assignment} names no reference or release notebook")
         if args.check:
             current = rubric.release.read_text() if rubric.release.exists() else ""
             if current != make_release(rubric.reference):
-                print(f"{rubric.release} is out of date; run `grade assign --assignment {args.assignment}`")
+                print(f"{rubric.release} is out of date; run `grade assign --assignment {rubric.assignment}`")
                 return 1
             print(f"{rubric.release} is up to date")
             return Exit.OK

@@ -83,3 +83,13 @@ def test_console_script_runs(write):
     r = subprocess.run([sys.executable, "-m", "grader.cli", str(sub), "--rubric", str(TINY), "--threads", "1"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "Total: 5 / 5" in r.stdout
+
+
+def test_second_assignment_release_and_reference(tmp_path, tiny_rubric):
+    """The tiny fixture assignment goes through the same harness: assign, then grade both ends."""
+    from grader.assign import make_release
+
+    assert tiny_rubric.release.read_text() == make_release(tiny_rubric.reference)
+    assert grade(tiny_rubric.reference, tiny_rubric, OPTIONS).score == 5
+    blank = grade(tiny_rubric.release, tiny_rubric, OPTIONS)
+    assert blank.score == 0 and all("not implemented yet" in " ".join(i.feedback) for i in blank.items)
