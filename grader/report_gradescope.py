@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import traceback
 from pathlib import Path
 
+from grader.files import write_atomic
 from grader.results import GradeResult
 
 OUTPUT_CAP = 8000
@@ -73,10 +72,4 @@ def error_results_json(message: str, exc: BaseException | None = None) -> dict:
 
 def write_json(data: dict, path: str | Path) -> None:
     """Write atomically: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
