@@ -6,7 +6,7 @@ import argparse
 import sys
 from enum import IntEnum
 
-COMMANDS = ("assign",)
+COMMANDS = ("assign", "batch", "gradescope")
 
 
 class Exit(IntEnum):
@@ -41,6 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "assign":
         return _assign(argv[1:])
+    if argv and argv[0] == "batch":
+        from grader.batch_cli import batch_command
+
+        return batch_command(argv[1:])
+    if argv and argv[0] == "gradescope":
+        from grader.batch_cli import gradescope_command
+
+        return gradescope_command(argv[1:])
     return _grade(argv)
 
 

@@ -1,0 +1,389 @@
+"""Grade a class in parallel child processes, with a journal so that a killed run resumes where it stopped.
+
+Each submission is graded by `python -m grader.batch_child` in a process of its own: a crash or a
+hang there is that submission's result and cannot take the batch down. The journal (DIR/journal.jsonl)
+is the commit point: a line is appended and flushed to disk only after the submission's stored result
+and its files are in place, so a run killed at any moment loses at most the submissions in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+import grader
+from grader.archive import ClassSource, StudentSubmission
+from grader.errors import ConfigError, InfrastructureError
+from grader.files import tree_sha256, write_atomic
+from grader.report_gradescope import to_results_json, write_json
+from grader.results import GradeResult, ItemResult
+from grader.rubric import Rubric, score_items
+from grader.serialize import from_plain, to_plain
+
+TRIES = 2  # an infrastructure failure is tried this often before the submission is marked for regrading
+NEEDS_REGRADE = "needs regrade"
+FAILED = ("crashed", "timeout", NEEDS_REGRADE)  # statuses counted as failed on the progress bar
+STORE = ".results"  # full results, one JSON file per journal key
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch."""
+
+    jobs: int = 0  # parallel children; 0: one per CPU core
+    data_dir: str | None = None
+    gpu: str = "off"  # many jobs on one GPU would fight over it; the GPU section is for single runs
+    isolation: str = "auto"
+    timeout_s: float = 0.0  # per submission, sandbox start and imports included; 0: from the rubric
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One submission's outcome in a batch: a result, or why there is none."""
+
+    submission: StudentSubmission
+    status: str  # "graded" | "unreadable" | "crashed" | "timeout" | "needs regrade"
+    result: GradeResult | None
+    attempts: int = 0
+    message: str = ""
+    from_journal: bool = False
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """A whole batch: every submission's outcome, in the source's order."""
+
+    source: ClassSource
+    rubric: Rubric
+    graded: tuple[Graded, ...]
+    seconds: float
+    graded_now: int  # submissions graded by this run (not taken from the journal)
+    interrupted: bool = False
+
+
+class Journal:
+    """Append-only JSON lines, fsynced one by one; a line torn by a kill is ignored when read."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def entries(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_bytes().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+                out.append(entry)
+        return out
+
+    def append(self, entry: dict) -> None:
+        line = json.dumps(entry, sort_keys=True).encode() + b"\n"
+        with open(self.path, "ab") as f:
+            if f.tell() and not self._ends_with_newline():
+                f.write(b"\n")  # a torn last line stays on its own line, never glued to this one
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+
+
+def rubric_sha256(rubric: Rubric) -> str:
+    """The rubric folder's files (hidden suites included) and the reference: what a grade depends on."""
+    return tree_sha256(*[p for p in (rubric.folder, rubric.reference) if p])
+
+
+def content_sha256(path: Path) -> str:
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return tree_sha256(path)
+
+
+def journal_key(content: str, rubric_hash: str) -> str:
+    return hashlib.sha256(f"{content}:{grader.__version__}:{rubric_hash}".encode()).hexdigest()
+
+
+def feedback_text(result: GradeResult) -> str:
+    """The terminal report as plain text, as a student may see it (hidden checks left out)."""
+    from rich.console import Console
+
+    from grader.report_terminal import render
+
+    buf = StringIO()
+    render(result, Console(file=buf, width=100, color_system=None, force_terminal=False), show_hidden=False)
+    return buf.getvalue()
+
+
+def write_student_files(out: Path, g: Graded) -> None:
+    folder = out / g.submission.key
+    if g.result is None:
+        (folder / "results.json").unlink(missing_ok=True)  # never leave a stale grade behind
+        write_atomic(folder / "feedback.txt", f"Not graded yet: {g.message}\nThis submission will be regraded.\n")
+        return
+    shown = dataclasses.replace(g.result, submission=g.submission.shown_as)
+    write_json(to_results_json(shown), folder / "results.json")
+    write_atomic(folder / "feedback.txt", feedback_text(shown))
+
+
+def failed_result(sub: StudentSubmission, rubric: Rubric, error: str, staff: str = "") -> GradeResult:
+    """Score 0 on every item, with the reason: what a crash or a timeout earns."""
+    items = tuple(ItemResult(**{**i.__dict__, "feedback": (f"not graded: {error}",)})
+                  for i in score_items(rubric, ()))
+    return GradeResult(assignment=rubric.assignment, title=rubric.title, submission=sub.shown_as, score=0.0,
+                       max_score=sum(i.max_score for i in items), items=items, isolation="", error=error,
+                       staff_output=staff)
+
+
+@dataclass
+class _Child:
+    key: str
+    sub: StudentSubmission
+    attempt: int
+    proc: subprocess.Popen
+    out: Path
+    err: Path
+    started: float
+    deadline: float
+    terminated_at: float = 0.0
+
+
+class _Runner:
+    """The event loop: start children up to --jobs, collect what they wrote, journal it."""
+
+    def __init__(self, out: Path, rubric: Rubric, options: BatchOptions, console):
+        self.out, self.rubric, self.options, self.console = out, rubric, options, console
+        self.journal = Journal(out / "journal.jsonl")
+        self.tmp = out / ".work" / "children"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.timeout = options.timeout_s or rubric.total_seconds + rubric.import_timeout_s + 120
+        self.done: dict[str, Graded] = {}
+        self.subs_of: dict[str, list[StudentSubmission]] = {}
+        self.counts = {"graded": 0, "failed": 0}
+
+    def command(self, path: Path, out_json: Path) -> list[str]:
+        cmd = [sys.executable, "-m", "grader.batch_child", str(path), str(self.rubric.folder), str(out_json),
+               "--gpu", self.options.gpu, "--isolation", self.options.isolation]
+        return cmd + (["--data-dir", self.options.data_dir] if self.options.data_dir else [])
+
+    def start(self, key: str, sub: StudentSubmission, attempt: int) -> _Child:
+        out_json, err = self.tmp / f"{key}.json", self.tmp / f"{key}.err"
+        out_json.unlink(missing_ok=True)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GRADER_BATCH_PARENT": str(os.getpid()),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).parent.parent),
+                                                           os.environ.get("PYTHONPATH")]))}
+        try:
+            with open(err, "wb") as errf:
+                proc = subprocess.Popen(self.command(sub.path, out_json), stdin=subprocess.DEVNULL,
+                                        stdout=errf, stderr=errf, env=env, start_new_session=True)
+        except OSError as exc:
+            raise InfrastructureError(f"cannot start a grading process: {exc}") from None
+        now = time.monotonic()
+        return _Child(key, sub, attempt, proc, out_json, err, now, now + self.timeout)
+
+    def collect(self, child: _Child) -> tuple[str, GradeResult | None, str]:
+        """(status, result, message); status "retry" for an infrastructure failure."""
+        rc = child.proc.returncode
+        try:
+            data = json.loads(child.out.read_text())
+        except (OSError, ValueError):
+            data = {}
+        if child.terminated_at:
+            why = f"grading took longer than {self.timeout:.0f} s and was stopped"
+            return "timeout", failed_result(child.sub, self.rubric, why, _tail(child.err)), why
+        if rc == 0 and isinstance(data.get("result"), dict):
+            try:
+                result = from_plain(data["result"])
+            except ValueError as exc:
+                return "crashed", failed_result(child.sub, self.rubric, str(exc)), str(exc)
+            return ("unreadable" if result.error else "graded"), result, result.error or ""
+        if rc == 3 or "config_error" in data:
+            raise ConfigError(str(data.get("config_error") or _tail(child.err)))
+        if rc == 4 or "infrastructure_error" in data:
+            return "retry", None, str(data.get("infrastructure_error") or _tail(child.err, 500))
+        how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 and -rc in signal.Signals._value2member_map_ \
+            else f"exited with status {rc}"
+        why = f"the grading process {how}"
+        return "crashed", failed_result(child.sub, self.rubric, why, _tail(child.err)), why
+
+    def finish(self, key: str, status: str, result: GradeResult | None, attempts: int, message: str,
+               seconds: float) -> None:
+        entry = {"key": key, "submission": self.subs_of[key][0].key, "status": status, "attempts": attempts,
+                 "grader": grader.__version__, "seconds": round(seconds, 2), "message": message[:500],
+                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if result is not None:
+            write_json(to_plain(result), self.out / STORE / f"{key}.json")
+            entry.update(score=result.score, max_score=result.max_score, result=f"{STORE}/{key}.json")
+        for sub in self.subs_of[key]:
+            g = Graded(sub, status, result, attempts, message)
+            self.done.setdefault(key, g)
+            write_student_files(self.out, g)
+        self.journal.append(entry)
+        self.counts["failed" if status in FAILED else "graded"] += 1
+
+    def from_journal(self, keys: set[str]) -> dict[str, Graded]:
+        """Finished grades of this run's keys; later lines win; a missing stored result means regrade."""
+        found: dict[str, Graded] = {}
+        for entry in self.journal.entries():
+            key = entry["key"]
+            if key not in keys or entry.get("status") == NEEDS_REGRADE:
+                continue
+            try:
+                result = from_plain(json.loads((self.out / STORE / f"{key}.json").read_text()))
+            except (OSError, ValueError):
+                continue
+            found[key] = Graded(self.subs_of[key][0], entry["status"], result, entry.get("attempts", 1),
+                                entry.get("message", ""), from_journal=True)
+        return found
+
+    def kill(self, child: _Child, sig: int) -> None:
+        try:
+            os.killpg(child.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _tail(path: Path, n: int = 4000) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-n:].decode("utf-8", "replace")
+
+
+def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: BatchOptions = BatchOptions(),
+                *, console=None) -> BatchRun:
+    """Grade every submission not already in the journal; Ctrl-C stops cleanly and keeps what is done."""
+    from rich.console import Console
+
+    console = console or Console()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    runner = _Runner(out, rubric, options, console)
+    rubric_hash = rubric_sha256(rubric)
+    key_of: dict[str, str] = {}
+    for sub in source.submissions:
+        key = journal_key(content_sha256(sub.path), rubric_hash)
+        key_of[sub.key] = key
+        runner.subs_of.setdefault(key, []).append(sub)
+    reused = runner.from_journal(set(runner.subs_of))
+    todo = deque((key, subs[0], 1) for key, subs in runner.subs_of.items() if key not in reused)
+    jobs = max(1, options.jobs or os.cpu_count() or 1)
+    if reused:
+        console.print(f"{len(reused)} submission(s) already graded (journal {runner.journal.path}); not regrading them")
+    console.print(f"grading {len(todo)} submission(s) with {min(jobs, max(1, len(todo)))} parallel job(s)")
+    interrupted = False
+    try:
+        _loop(runner, todo, jobs, len(todo))
+    except KeyboardInterrupt:
+        interrupted = True
+    graded = []
+    for sub in source.submissions:
+        key = key_of[sub.key]
+        g = runner.done.get(key) or reused.get(key)
+        if g is None:
+            g = Graded(sub, NEEDS_REGRADE, None, 0, "not graded: the run was interrupted")
+        elif g.submission != sub:
+            g = dataclasses.replace(g, submission=sub)
+        graded.append(g)
+    if not interrupted:
+        for g in graded:
+            if g.from_journal:  # rewritten: the files may predate a crash, or belong to a renamed student
+                write_student_files(out, g)
+    graded_now = sum(1 for sub in source.submissions if key_of[sub.key] in runner.done)
+    return BatchRun(source, rubric, tuple(graded), time.monotonic() - start, graded_now, interrupted)
+
+
+def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    running: list[_Child] = []
+    progress = Progress(
+        SpinnerColumn(), TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[green]{task.fields[graded]} graded[/] [red]{task.fields[failed]} failed[/] "
+                   "{task.fields[remaining]} remaining"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=runner.console, transient=False)
+    task = progress.add_task("grading", total=total, graded=0, failed=0, remaining=total)
+    try:
+        with progress:
+            while todo or running:
+                while todo and len(running) < jobs:
+                    key, sub, attempt = todo.popleft()
+                    running.append(runner.start(key, sub, attempt))
+                time.sleep(0.05)
+                for child in list(running):
+                    if _check(runner, child):
+                        running.remove(child)
+                        retry = _handle(runner, child, progress)
+                        if retry:
+                            todo.append(retry)
+                        else:
+                            progress.advance(task)
+                        progress.update(task, **runner.counts, remaining=total - sum(runner.counts.values()))
+    finally:
+        for child in running:  # interrupted: stop what is in flight; it stays out of the journal
+            runner.kill(child, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for child in running:
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                runner.kill(child, signal.SIGKILL)
+                child.proc.wait()
+
+
+def _check(runner: _Runner, child: _Child) -> bool:
+    """True once the child has exited; stops it (SIGTERM, then SIGKILL) past its deadline."""
+    if child.proc.poll() is not None:
+        return True
+    now = time.monotonic()
+    if now > child.deadline and not child.terminated_at:
+        child.terminated_at = now
+        runner.kill(child, signal.SIGTERM)
+    elif child.terminated_at and now > child.terminated_at + 10:
+        runner.kill(child, signal.SIGKILL)
+    return False
+
+
+def _handle(runner: _Runner, child: _Child, progress):
+    """Record a finished child; returns what to retry, if anything."""
+    from rich.markup import escape
+
+    status, result, message = runner.collect(child)
+    seconds = time.monotonic() - child.started
+    name = child.sub.key
+    if status == "retry" and child.attempt < TRIES:
+        progress.console.print(f"[yellow]![/] {name}: infrastructure failure, trying again ({escape(message)})")
+        return child.key, child.sub, child.attempt + 1
+    if status == "retry":
+        status = NEEDS_REGRADE
+        message = f"the grader could not run after {TRIES} tries: {message}"
+    runner.finish(child.key, status, result, child.attempt, message, seconds)
+    for p in (child.out, child.err):
+        p.unlink(missing_ok=True)
+    if result is not None and status in ("graded", "unreadable"):
+        pct = 100 * result.score / result.max_score if result.max_score else 0.0
+        note = "  [yellow](could not be read)[/]" if status == "unreadable" else ""
+        progress.console.print(f"[green]✓[/] {name}  {result.score:g}/{result.max_score:g} ({pct:.0f}%)  "
+                               f"{seconds:.1f} s{note}", highlight=False)
+    else:
+        progress.console.print(f"[red]✗[/] {name}  {status}: {escape(message)}", highlight=False)
+    return None

@@ -1,0 +1,67 @@
+"""One submission of a batch, graded in a fresh process: writes the full result as JSON, or why there is none.
+
+Exit status: 0 with {"result": ...}; 4 with {"infrastructure_error": ...} (the batch retries);
+3 with {"config_error": ...} (the batch stops). Anything else is a crash the batch records as a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+
+def _die_with_batch() -> None:
+    """SIGTERM when the batch process goes away (even by kill -9), so no grading outlives it."""
+    parent = int(os.environ.get("GRADER_BATCH_PARENT", "0") or 0)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if parent and os.getppid() != parent:  # the batch died before the line above ran
+        sys.exit(128 + signal.SIGTERM)
+
+
+def _terminate(signum, frame):
+    # SIGTERM (a timeout, or the batch going away) unwinds grade(), whose cleanup kills the sandbox.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m grader.batch_child")
+    p.add_argument("submission")
+    p.add_argument("rubric")
+    p.add_argument("out")
+    p.add_argument("--data-dir")
+    p.add_argument("--gpu", default="off")
+    p.add_argument("--isolation", default="auto")
+    args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    _die_with_batch()
+
+    from grader.errors import ConfigError, InfrastructureError
+    from grader.pipeline import GradeOptions, grade
+    from grader.report_gradescope import write_json
+    from grader.rubric import load_rubric
+    from grader.serialize import to_plain
+
+    try:
+        rubric = load_rubric(args.rubric)
+        # One torch thread per job: the batch runs as many jobs as there are cores.
+        options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation, threads=1)
+        result = grade(args.submission, rubric, options)
+    except InfrastructureError as exc:
+        write_json({"infrastructure_error": str(exc)}, args.out)
+        return 4
+    except ConfigError as exc:
+        write_json({"config_error": str(exc)}, args.out)
+        return 3
+    write_json({"result": to_plain(result)}, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

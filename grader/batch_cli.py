@@ -1,0 +1,154 @@
+"""The `grade batch` and `grade gradescope` commands: arguments in, the library does the work."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+from grader.cli import Exit, _run
+
+
+def _rubric_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--assignment", default="mnist_mlp", help="assignment name under rubrics/ (default: mnist_mlp)")
+    p.add_argument("--rubric", help="path to a rubric folder or rubric.toml (overrides --assignment)")
+
+
+def _rubric(args):
+    from grader.rubric import find_rubric, load_rubric
+
+    return load_rubric(args.rubric) if args.rubric else find_rubric(args.assignment)
+
+
+def batch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="grade batch", description="Grade a whole class in parallel; a rerun finishes what a killed run left.",
+        epilog="SOURCE: a folder (one .ipynb/.py or one subfolder per student), or the zip of a Gradescope "
+               "'Export Submissions', a Canvas 'Download Submissions' or a Moodle 'Download all submissions'.")
+    p.add_argument("source", help="folder or zip of submissions")
+    p.add_argument("--out", "-o", required=True, help="output folder: grades.csv, report.html, one folder per student")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="submissions graded at once (default: one per CPU core)")
+    _rubric_args(p)
+    p.add_argument("--data-dir", help="folder holding MNIST/raw (default: $GRADER_DATA_DIR, then ~/.cache/mlgrader)")
+    p.add_argument("--canvas-gradebook", metavar="CSV", help="Canvas gradebook export to fill in (writes canvas_import.csv)")
+    p.add_argument("--moodle-grades", metavar="CSV", help="Moodle grading worksheet to fill in (writes moodle_import.csv)")
+    p.add_argument("--lms-column", help="the Canvas column to fill (default: the one starting with the assignment title)")
+    p.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto")
+    p.add_argument("--timeout", type=float, default=0, help="seconds per submission before it is stopped (default: from the rubric)")
+    return p
+
+
+def batch_command(argv: list[str]) -> int:
+    args = batch_parser().parse_args(argv)
+
+    def go() -> int:
+        from rich.console import Console
+
+        from grader.archive import open_source
+        from grader.batch import NEEDS_REGRADE, BatchOptions, grade_class
+        from grader.errors import UsageError
+        from grader.mnist import find_data_dir
+        from grader.report_csv import canvas_column, fill_canvas, fill_moodle, write_grades_csv
+        from grader.report_html import write_report
+
+        console = Console(highlight=False)
+        rubric = _rubric(args)
+        for f in (args.canvas_gradebook, args.moodle_grades):
+            if f and not Path(f).is_file():
+                raise UsageError(f"{f}: no such file")
+        if args.canvas_gradebook:  # a wrong column is found now, not after an hour of grading
+            canvas_column(args.canvas_gradebook, rubric, args.lms_column)
+        data_dir = str(find_data_dir(args.data_dir)) if rubric.needs_mnist else args.data_dir
+        out = Path(args.out)
+        with _exclusive(out):
+            source = open_source(args.source, _fresh(out / ".work" / "source"), exclude=out)
+            for r in source.refused:
+                console.print(f"[yellow]refused[/] {r.entry}: {r.reason}", markup=True)
+            if not source.submissions:
+                raise UsageError(f"{args.source}: no submissions found")
+            console.print(f"{args.source}: {source.kind} source, {len(source.submissions)} submission(s)")
+            options = BatchOptions(jobs=args.jobs, data_dir=data_dir, isolation=args.isolation, timeout_s=args.timeout)
+            run = grade_class(source, out, rubric, options, console=console)
+            if run.interrupted:
+                console.print(f"interrupted: {run.graded_now} graded by this run are kept in {out / 'journal.jsonl'}; "
+                              "run the same command again to finish the rest")
+                return 130
+            write_grades_csv(run, out / "grades.csv")
+            write_report(run, out / "report.html")
+            fills = []
+            if args.canvas_gradebook:
+                fills.append(fill_canvas(args.canvas_gradebook, out / "canvas_import.csv", run, args.lms_column))
+            if args.moodle_grades:
+                fills.append(fill_moodle(args.moodle_grades, out / "moodle_import.csv", run))
+            _fresh(out / ".work")
+        for f in fills:
+            scaled = f" (scaled to {f.scaled_to:g} points)" if f.scaled_to is not None else ""
+            console.print(f"{f.path}: column {f.column!r} filled for {f.filled} student(s){scaled}")
+            if f.not_in_gradebook:
+                console.print(f"  [yellow]not in the gradebook:[/] {', '.join(f.not_in_gradebook)}")
+            if f.left_blank:
+                console.print(f"  [yellow]left blank (needs regrade):[/] {', '.join(f.left_blank)}")
+        regrade = [g.submission.key for g in run.graded if g.status == NEEDS_REGRADE]
+        rate = 60 * run.graded_now / run.seconds if run.seconds and run.graded_now else 0.0
+        console.print(f"wrote {out / 'grades.csv'} and {out / 'report.html'}; graded {run.graded_now} in "
+                      f"{run.seconds:.0f} s ({rate:.1f} per minute)")
+        if regrade:
+            console.print(f"[red]needs regrade[/] (the grader could not run; not a score): {', '.join(regrade)}; "
+                          "fix the cause and run the same command again")
+            return Exit.INFRASTRUCTURE
+        return Exit.OK
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run like Ctrl-C: children stopped, journal kept
+    return _run(go)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _fresh(folder: Path) -> Path:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+class _exclusive:
+    """One batch per output folder at a time: two writers would interleave the journal."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def __enter__(self):
+        import fcntl
+
+        from grader.errors import UsageError
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.out / ".lock", "w")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.f.close()
+            raise UsageError(f"{self.out}: another `grade batch` is writing there") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def gradescope_command(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade gradescope", description="Build a Gradescope autograder zip.")
+    p.add_argument("-o", "--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
+    _rubric_args(p)
+    args = p.parse_args(argv)
+
+    def go() -> int:
+        from grader.autograder import build_package
+
+        names = build_package(_rubric(args), args.out)
+        print(f"wrote {args.out} ({len(names)} files); upload it as the assignment's autograder and give it "
+              "at least 3 GB of memory (see README: Batch grading and LMS)")
+        return Exit.OK
+
+    return _run(go)

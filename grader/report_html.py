@@ -1,0 +1,242 @@
+"""DIR/report.html: one self-contained page about a graded class, with plots where a TA would rather look than read."""
+
+from __future__ import annotations
+
+import io
+import re
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from grader.batch import NEEDS_REGRADE, BatchRun, Graded
+from grader.files import write_atomic
+from grader.report_csv import number, section_points, sections_of
+
+ATTENTION = ("crashed", "timeout", NEEDS_REGRADE, "unreadable")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _pct(x: float, total: float) -> float:
+    return 100 * x / total if total else 0.0
+
+
+def _svg(fig) -> str:
+    """The figure as inline SVG text: text stays text, ids are stable, no date stamp."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mlgrader"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _figure(height: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, height), dpi=96)
+    fig.patch.set_alpha(0)
+    return fig, fig.add_subplot()
+
+
+def histogram_svg(percents: list[float]) -> str:
+    fig, ax = _figure(2.8)
+    ax.hist(percents, bins=[i * 10 for i in range(11)], color="#3b6ea8", edgecolor="white")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("score (% of the maximum)")
+    ax.set_ylabel("submissions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)
+
+
+def bars_svg(labels: list[str], values: list[float], xlabel: str) -> str:
+    """Horizontal bars, 0-100 %, worst first: where the class struggles is at the top."""
+    fig, ax = _figure(0.6 + 0.32 * max(1, len(labels)))
+    colors = ["#c0392b" if v < 50 else "#e0a526" if v < 80 else "#2e8b57" for v in values]
+    ax.barh(range(len(labels)), values, color=colors)
+    ax.set_yticks(range(len(labels)), [lab if len(lab) <= 60 else lab[:57] + "..." for lab in labels])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(xlabel)
+    for y, v in enumerate(values):
+        ax.text(min(v + 1, 92), y, f"{v:.0f}%", va="center", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)
+
+
+def _results(run: BatchRun) -> list[Graded]:
+    return [g for g in run.graded if g.result is not None]
+
+
+def pass_rates(run: BatchRun) -> list[tuple[str, float, int]]:
+    """(test, % of cases passed, cases run) per test function, parametrized cases together; worst first."""
+    passed: Counter = Counter()
+    total: Counter = Counter()
+    for g in _results(run):
+        for item in g.result.items:
+            for o in item.outcomes:
+                if o.status == "skipped":
+                    continue
+                name = o.nodeid.split("[", 1)[0]
+                total[name] += 1
+                passed[name] += o.status == "passed"
+    rows = [(name, _pct(passed[name], n), n) for name, n in total.items()]
+    return sorted(rows, key=lambda r: (r[1], r[0]))
+
+
+def section_rates(run: BatchRun) -> list[tuple[str, float]]:
+    """(section, mean % of its points earned) over every submission with a result."""
+    out = []
+    for section in sections_of(run):
+        fracs = []
+        for g in _results(run):
+            top = sum(i.max_score for i in g.result.items if i.section == section)
+            if top:
+                fracs.append(_pct(section_points(g, section), top))
+        out.append((section, statistics.fmean(fracs) if fracs else 0.0))
+    return out
+
+
+def failure_reasons(run: BatchRun) -> tuple[list[tuple], list[tuple]]:
+    """([(check, reason, example, submissions)], [(check, hint, submissions)]), most common first.
+    Numbers are blanked out to group the same mistake made with different values."""
+    reasons: dict[tuple[str, str], set] = defaultdict(set)
+    example: dict[tuple[str, str], str] = {}
+    hints: dict[tuple[str, str], set] = defaultdict(set)
+    for g in _results(run):
+        for item in g.result.items:
+            if item.status in ("passed", "skipped"):
+                continue
+            for line in item.feedback:
+                if re.fullmatch(r"\d+ of \d+ cases passed", line) or line.startswith("not graded"):
+                    continue  # a tally, or a submission that never ran: listed under "needs attention"
+                if "hint:" in line:
+                    hints[(item.name, line.split("hint:", 1)[1].strip())].add(g.submission.key)
+                key = (item.name, _NUMBER.sub("#", line.split(" — hint:", 1)[0]))
+                reasons[key].add(g.submission.key)
+                example.setdefault(key, line)
+    common = sorted(((k[0], k[1], example[k], len(v)) for k, v in reasons.items()), key=lambda r: (-r[3], r[0], r[1]))
+    known = sorted(((k[0], k[1], len(v)) for k, v in hints.items()), key=lambda r: (-r[2], r[0], r[1]))
+    return common[:20], known[:20]
+
+
+def attention(run: BatchRun) -> list[tuple[str, str, str]]:
+    """(submission, status, why) for what a person must look at."""
+    rows = []
+    for g in run.graded:
+        if g.status in ATTENTION:
+            rows.append((g.submission.key, g.status, g.message or (g.result.error if g.result else "") or ""))
+        elif g.result and g.result.isolation.startswith("REDUCED"):
+            rows.append((g.submission.key, "reduced isolation", g.result.isolation))
+    for r in run.source.refused:
+        rows.append((r.entry, "refused archive entry", r.reason))
+    return rows
+
+
+def render_html(run: BatchRun) -> str:
+    import jinja2
+
+    results = _results(run)
+    percents = [_pct(g.result.score, g.result.max_score) for g in results]
+    tests = pass_rates(run)
+    sections = section_rates(run)
+    common, hints = failure_reasons(run)
+    counts = Counter(g.status for g in run.graded)
+    slowest = sorted(results, key=lambda g: -g.result.duration_s)[:10]
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(TEMPLATE).render(
+        run=run, title=run.rubric.title, counts=sorted(counts.items()), n=len(run.graded),
+        mean=statistics.fmean(percents) if percents else 0.0,
+        median=statistics.median(percents) if percents else 0.0,
+        histogram=histogram_svg(percents) if percents else "",
+        tests_svg=bars_svg([t[0] for t in tests], [t[1] for t in tests], "cases passed (%)") if tests else "",
+        sections_svg=bars_svg([s[0] for s in sections], [s[1] for s in sections], "points earned (%)") if sections else "",
+        tests=tests, common=common, hints=hints, slowest=slowest, attention=attention(run),
+        students=sorted(run.graded, key=lambda g: g.submission.key), pct=_pct, number=number,
+    )
+
+
+def write_report(run: BatchRun, path: str | Path) -> None:
+    write_atomic(path, render_html(run))
+
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}: class report</title>
+<style>
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 980px;
+       margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+.muted { color: #666; } .cards { display: flex; gap: 1em; flex-wrap: wrap; margin: 1em 0; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; min-width: 8em; }
+.card b { display: block; font-size: 1.5em; }
+figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; display: block; }
+figcaption { color: #555; font-size: .9em; }
+table { border-collapse: collapse; width: 100%; margin: .5em 0; font-size: .92em; }
+th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #eee; vertical-align: top; }
+th { background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.s-graded { color: #2e7d32; } .s-unreadable, .s-timeout, .s-crashed, .s-needs { color: #b71c1c; font-weight: 600; }
+code { font-size: .9em; }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+<p class="muted">{{ n }} submission(s) from a {{ run.source.kind }} source; assignment <code>{{ run.rubric.assignment }}</code>;
+{{ run.graded_now }} graded by this run in {{ "%.0f"|format(run.seconds) }} s{% if n > run.graded_now %}, the others taken from the journal of an earlier run{% endif %}.</p>
+
+<div class="cards" id="summary">
+  <div class="card"><b>{{ "%.1f"|format(mean) }}%</b>mean score</div>
+  <div class="card"><b>{{ "%.1f"|format(median) }}%</b>median score</div>
+  {% for status, c in counts %}<div class="card"><b>{{ c }}</b>{{ status }}</div>{% endfor %}
+</div>
+
+<h2>Scores</h2>
+{% if histogram %}<figure id="histogram">{{ histogram|safe }}<figcaption>Scores of every submission with a result, in 10% bins.</figcaption></figure>
+{% else %}<p>No submission has a result yet.</p>{% endif %}
+
+<h2>Pass rate per test</h2>
+{% if tests_svg %}<figure id="tests">{{ tests_svg|safe }}<figcaption>Share of test cases passed, over the submissions whose tests ran; parametrized cases of one test counted together. Worst first.</figcaption></figure>{% endif %}
+
+<h2>Points per section</h2>
+{% if sections_svg %}<figure id="sections">{{ sections_svg|safe }}<figcaption>Mean share of each section's points earned.</figcaption></figure>{% endif %}
+
+<h2>Needs attention</h2>
+<table id="attention"><thead><tr><th>submission</th><th>what</th><th>why</th></tr></thead><tbody>
+{% for key, what, why in attention %}<tr><td>{{ key }}</td><td>{{ what }}</td><td>{{ why }}</td></tr>
+{% else %}<tr><td colspan="3">Nothing: every submission was graded normally, in full isolation.</td></tr>{% endfor %}
+</tbody></table>
+
+<h2>Most common failure reasons</h2>
+<table id="reasons"><thead><tr><th>check</th><th>reason (numbers as #)</th><th>example</th><th>submissions</th></tr></thead><tbody>
+{% for check, reason, example, c in common %}<tr><td>{{ check }}</td><td>{{ reason }}</td><td class="muted">{{ example }}</td><td class="num">{{ c }}</td></tr>
+{% else %}<tr><td colspan="4">No failures.</td></tr>{% endfor %}
+</tbody></table>
+
+<h2>Recognised mistakes</h2>
+<table id="hints"><thead><tr><th>check</th><th>hint given</th><th>submissions</th></tr></thead><tbody>
+{% for check, hint, c in hints %}<tr><td>{{ check }}</td><td>{{ hint }}</td><td class="num">{{ c }}</td></tr>
+{% else %}<tr><td colspan="3">No known mistake was recognised.</td></tr>{% endfor %}
+</tbody></table>
+
+<h2>Slowest submissions</h2>
+<table id="slowest"><thead><tr><th>submission</th><th>seconds</th><th>worker peak MB</th><th>status</th></tr></thead><tbody>
+{% for g in slowest %}<tr><td>{{ g.submission.key }}</td><td class="num">{{ "%.1f"|format(g.result.duration_s) }}</td><td class="num">{{ "%.0f"|format(g.result.worker_peak_mb) }}</td><td>{{ g.status }}</td></tr>{% endfor %}
+</tbody></table>
+
+<h2>Every submission</h2>
+<table id="students"><thead><tr><th>submission</th><th>student(s)</th><th>score</th><th>%</th><th>status</th><th>late</th><th>feedback</th></tr></thead><tbody>
+{% for g in students %}<tr><td>{{ g.submission.key }}</td><td>{{ g.submission.students|map(attribute="name")|select|join(", ") or g.submission.students|map(attribute="id")|join(", ") }}</td>
+{% if g.result %}<td class="num">{{ number(g.result.score) }} / {{ number(g.result.max_score) }}</td><td class="num">{{ "%.0f"|format(pct(g.result.score, g.result.max_score)) }}</td>
+{% else %}<td class="num">-</td><td class="num">-</td>{% endif %}
+<td class="s-{{ g.status.split()[0] }}">{{ g.status }}</td><td>{{ "late" if g.submission.late else "" }}</td>
+<td><a href="{{ g.submission.key }}/feedback.txt">feedback.txt</a></td></tr>{% endfor %}
+</tbody></table>
+{% if run.source.ignored %}<p class="muted">Not submissions, left out: {{ run.source.ignored|join(", ") }}</p>{% endif %}
+</body>
+</html>
+"""
