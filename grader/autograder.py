@@ -57,8 +57,8 @@ SOURCE="$ROOT/source"
 RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
 rm -f "$RESULTS"
-# Hidden suites and the reference readable by root only: belt and braces beside the sandbox,
-# which never mounts them, for a host where it falls back to a plain subprocess.
+# Hidden suites and the reference readable by root only. The bubblewrap sandbox never mounts them;
+# this keeps them from any process of another uid as well.
 chmod -R go-rwx __PRIVATE__ 2>/dev/null || true
 cd "$SOURCE" || true
 PYTHONPATH="$SOURCE" GRADER_DATA_DIR="${GRADER_DATA_DIR:-$ROOT/data}" \
@@ -80,10 +80,11 @@ def package_files(rubric: Rubric) -> dict[str, Path | str]:
     suites, the reference at the path the rubric names, and the two scripts."""
     if rubric.reference is None:
         raise ConfigError(f"{rubric.folder}: a public rubric has no reference; package the hidden one")
-    root = _root_of(rubric.folder)
+    folder = rubric.folder.resolve()
+    root = _root_of(folder)
     try:
-        reference = rubric.reference.relative_to(root)
-        rubric_rel = rubric.folder.resolve().relative_to(root.resolve())
+        reference = rubric.reference.resolve().relative_to(root)
+        rubric_rel = folder.relative_to(root)
     except ValueError:
         raise ConfigError(f"the reference {rubric.reference} is not inside {root}, beside the rubric") from None
     files: dict[str, Path | str] = {}

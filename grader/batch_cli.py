@@ -98,8 +98,12 @@ def batch_command(argv: list[str]) -> int:
             return Exit.INFRASTRUCTURE
         return Exit.OK
 
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run like Ctrl-C: children stopped, journal kept
-    return _run(go)
+    # `kill` stops the run like Ctrl-C: children stopped, journal kept.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(go)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum, frame):

@@ -42,7 +42,8 @@ class StudentError(SubmissionFault):
         super().__init__(text)
 
 
-_NUMBERS = re.compile(r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[\s,;\[\]()]*){4,}")
+# Four or more whole numbers in a row (a printed tensor or list), not the digits of one number.
+_NUMBERS = re.compile(r"(?:(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])[\s,;\[\]()]*){4,}")
 
 
 def redact(message: str, cap: int = 300) -> str:
@@ -193,6 +194,7 @@ class Student:
         self.output_total = 0
         self.worker_peak_mb = 0.0
         self.timings: dict[str, float] = {}
+        self.test_deadline: float | None = None  # set per test by the suite runner
         self.prestarted = prestarted  # started early so its torch import overlaps the grader's
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -264,6 +266,11 @@ class Student:
             raise TimeLimitReached(f"{label} was not run: the submission's total time limit was reached")
         conn = self.connection()
         timeout = min(timeout or self.call_timeout, self._left())
+        if self.test_deadline is not None:
+            test_left = self.test_deadline - time.monotonic()
+            if test_left <= 0:
+                raise TimeLimitReached(f"{label} was not run: this test's time limit was reached")
+            timeout = min(timeout, test_left)
         try:
             return self._wrap(conn.request(op, value, timeout=timeout, label=label, **fields))
         except (WorkerCrashed, CallTimeout, ProtocolViolation):
@@ -296,9 +303,10 @@ class Student:
         return self.request("call", self._unwrap([list(args), kwargs]), label=f"{name}()",
                             timeout=timeout, target=name)
 
-    def trace(self, name: str, *args, **kwargs):
+    def trace(self, name: str, *args, timeout: float | None = None, **kwargs):
         """Call `name` and also return the torch functions it used (for from-the-formula checks)."""
-        value, names = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()", target=name)
+        value, names = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
+                                    timeout=timeout, target=name)
         return value, tuple(names)
 
     def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):

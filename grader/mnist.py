@@ -23,12 +23,12 @@ def default_cache() -> Path:
 
 def find_data_dir(explicit: str | None = None, *, download: bool = True) -> Path:
     """--data-dir, then GRADER_DATA_DIR, then the user cache (downloaded there when online)."""
-    candidates = [Path(p) for p in (explicit, os.environ.get("GRADER_DATA_DIR")) if p]
-    for root in candidates:
-        if _complete(root):
-            return root.resolve()
-    if candidates:
-        raise InfrastructureError(_missing(candidates[0]))
+    # The first place named is authoritative: a wrong --data-dir is an error, never a fallback.
+    named = explicit or os.environ.get("GRADER_DATA_DIR")
+    if named:
+        if _complete(Path(named)):
+            return Path(named).resolve()
+        raise InfrastructureError(_missing(Path(named)))
     cache = default_cache()
     if _complete(cache):
         return cache.resolve()

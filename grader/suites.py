@@ -44,6 +44,13 @@ class Fixtures:
     def __init__(self, ctx: SuiteContext):
         self.ctx = ctx
 
+    @pytest.fixture(autouse=True)
+    def _test_time_limit(self):
+        # One budget for all the calls a test makes, on top of each call's own limit.
+        self.ctx.student.test_deadline = time.monotonic() + self.ctx.rubric.test_timeout_s
+        yield
+        self.ctx.student.test_deadline = None
+
     @pytest.fixture
     def student(self):
         return self.ctx.student
@@ -133,7 +140,7 @@ def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
     collector = Collector()
     folder = str(ctx.rubric.folder)
-    args = [folder, "--rootdir", folder, "--noconftest", "-p", "no:cacheprovider", "-p", "no:warnings",
+    args = [folder, "--rootdir", folder, "--noconftest", "--continue-on-collection-errors", "-p", "no:cacheprovider", "-p", "no:warnings",
             "-p", "no:stepwise", "-p", "no:doctest", "--import-mode=importlib", "-q", "-o", "addopts=",
             "-o", "python_files=test_*.py", "-o", "console_output_style=classic",
             "-c", os.devnull]

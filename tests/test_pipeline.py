@@ -93,3 +93,40 @@ def test_second_assignment_release_and_reference(tmp_path, tiny_rubric):
     assert grade(tiny_rubric.reference, tiny_rubric, OPTIONS).score == 5
     blank = grade(tiny_rubric.release, tiny_rubric, OPTIONS)
     assert blank.score == 0 and all("not implemented yet" in " ".join(i.feedback) for i in blank.items)
+
+
+def _tiny_copy(tmp_path, extra_toml: str = "", files: dict | None = None):
+    import shutil
+
+    from grader.rubric import load_rubric
+
+    root = tmp_path / "course"
+    shutil.copytree(TINY.parent.parent, root)
+    folder = root / "rubrics" / "tiny"
+    with open(folder / "rubric.toml", "a") as f:
+        f.write(extra_toml)
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text)
+    return load_rubric(folder)
+
+
+def test_broken_hidden_test_file_is_zero_not_missing(write, tmp_path):
+    rubric = _tiny_copy(tmp_path, '\n[[items]]\nname = "broken"\nsection = "Extra"\npoints = 4\n'
+                        'tests = ["test_broken.py::test_*"]\n', {"test_broken.py": "def test_x(:\n"})
+    result = grade(write("good.py", GOOD), rubric, OPTIONS)
+    broken = [i for i in result.items if i.name == "broken"][0]
+    assert (broken.score, broken.max_score, broken.status) == (0, 4, "failed")
+    assert result.score == 5 and result.max_score == 9
+
+
+def test_per_test_time_limit_covers_all_calls_of_a_test(write, tmp_path):
+    rubric = _tiny_copy(tmp_path, '\n[[items]]\nname = "many calls"\nsection = "Extra"\npoints = 1\n'
+                        'tests = ["test_slow.py::test_*"]\n',
+                        {"test_slow.py": "def test_many(student):\n    for _ in range(20):\n"
+                                         "        student.slow()\n"})
+    rubric = type(rubric)(**{**rubric.__dict__, "test_timeout_s": 3.0})
+    sub = write("slow.py", GOOD + "import time\ndef slow():\n    time.sleep(0.5)\n")
+    result = grade(sub, rubric, OPTIONS)
+    item = [i for i in result.items if i.name == "many calls"][0]
+    assert item.score == 0 and "time limit" in item.feedback[0]
+    assert result.score == 5  # the other tests were not starved
