@@ -195,6 +195,7 @@ class Student:
         self.worker_peak_mb = 0.0
         self.timings: dict[str, float] = {}
         self.test_deadline: float | None = None  # set per test by the suite runner
+        self.infrastructure_error: str | None = None  # the sandbox itself failed: not a grade
         self.prestarted = prestarted  # started early so its torch import overlaps the grader's
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -205,8 +206,12 @@ class Student:
             self.restarts += 1
             self.generation += 1
             t = time.perf_counter()
-            self.conn = Connection(self.spec, self.prestarted)
-            self.prestarted = None
+            prestarted, self.prestarted = self.prestarted, None
+            try:
+                self.conn = Connection(self.spec, prestarted)
+            except InfrastructureError as exc:
+                self.infrastructure_error = str(exc)
+                raise
             self.info = self.conn.info
             t2 = time.perf_counter()
             self._load_code()
@@ -232,7 +237,11 @@ class Student:
                 self._drop()
                 if self._left() <= 0:
                     raise TimeLimitReached("the submission's total time limit was reached while loading") from None
-                self.conn = Connection(self.spec)
+                try:
+                    self.conn = Connection(self.spec)
+                except InfrastructureError as exc:
+                    self.infrastructure_error = str(exc)
+                    raise
                 self.info = self.conn.info
                 return self._load_code()
 

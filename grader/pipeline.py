@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.errors import SubmissionError
+from grader.errors import InfrastructureError, SubmissionError
 from grader.load import load_submission
 from grader.mnist import Mnist, find_data_dir
 from grader.results import GradeResult, ItemResult
@@ -86,6 +86,9 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         timings.append(("suites (all tests, sandbox start included)", seconds))
     finally:
         student.close()
+    if student.infrastructure_error:
+        # The sandbox failed before any student code ran: a grader problem, never a score.
+        raise InfrastructureError(student.infrastructure_error)
     items = score_items(rubric, outcomes)
     output = bytes(student.output).decode("utf-8", "replace")
     if student.output_total > len(student.output):

@@ -261,11 +261,12 @@ def _command(spec: SandboxSpec, level: str) -> list[str]:
     for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
                  "/etc/localtime", "/etc/nsswitch.conf"):
         cmd += ["--ro-bind-try", path, path]
+    # The scratch tmpfs first: an interpreter that lives under /tmp (a CI clone) is bound on top.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(spec.limits.scratch_mb * 1024 * 1024),
+            "--perms", "1777", "--tmpfs", "/tmp"]
     made: set[str] = {"/", "/usr", "/etc", "/tmp", "/proc", "/dev"}
     for root in _python_roots():
         cmd += _parents(root, made) + ["--ro-bind", root, root]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(spec.limits.scratch_mb * 1024 * 1024),
-            "--perms", "1777", "--tmpfs", "/tmp"]
     for name in WORKER_FILES:
         cmd += _parents(f"{INSIDE_LIB}/{name}", made) + ["--ro-bind", os.path.join(HERE, name), f"{INSIDE_LIB}/{name}"]
     if spec.mnist_raw_dir:

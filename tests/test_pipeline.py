@@ -130,3 +130,12 @@ def test_per_test_time_limit_covers_all_calls_of_a_test(write, tmp_path):
     item = [i for i in result.items if i.name == "many calls"][0]
     assert item.score == 0 and "time limit" in item.feedback[0]
     assert result.score == 5  # the other tests were not starved
+
+
+def test_sandbox_that_cannot_start_is_an_infrastructure_error_not_a_zero(write, tiny_rubric, monkeypatch):
+    from grader import sandbox
+    from grader.errors import InfrastructureError
+
+    monkeypatch.setattr(sandbox, "_command", lambda spec, level: ["/bin/sh", "-c", "echo broken >&2; exit 127"])
+    with pytest.raises(InfrastructureError, match="could not start"):
+        grade(write("good.py", GOOD), tiny_rubric, OPTIONS)
