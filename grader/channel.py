@@ -14,7 +14,7 @@ import torch
 from grader import protocol
 from grader.errors import InfrastructureError
 from grader.load import Submission
-from grader.sandbox import SandboxSpec, WorkerProcess
+from grader.sandbox import SandboxSpec, WorkerProcess, Zygote
 
 MAX_REPLY = 128 * 1024 * 1024
 START_TIMEOUT = 120.0
@@ -77,7 +77,7 @@ def _place(t: torch.Tensor, device: str) -> torch.Tensor:
 class Connection:
     """One live worker: send a request, wait for its reply, validate it."""
 
-    def __init__(self, spec: SandboxSpec, process: WorkerProcess | None = None):
+    def __init__(self, spec: SandboxSpec, process=None):
         self.process = process or WorkerProcess(spec)
         self.next_id = 1
         os.set_blocking(self.process.req_w, False)
@@ -156,7 +156,7 @@ class Connection:
 
     def _crashed(self, label: str) -> WorkerCrashed:
         try:
-            self.process.proc.wait(timeout=5)
+            self.process.wait(5)
         except Exception:
             pass
         how = self.process.exit_description()
@@ -181,7 +181,7 @@ class Student:
 
     def __init__(self, submission: Submission, spec: SandboxSpec, *, call_timeout: float = 20.0,
                  total_seconds: float = 600.0, import_timeout: float = 30.0,
-                 prestarted: WorkerProcess | None = None):
+                 prestarted: WorkerProcess | None = None, zygote: Zygote | None = None):
         self.submission, self.spec = submission, spec
         self.call_timeout, self.import_timeout = call_timeout, import_timeout
         self.deadline = time.monotonic() + total_seconds
@@ -196,6 +196,7 @@ class Student:
         self.timings: dict[str, float] = {}
         self.test_deadline: float | None = None  # set per test by the suite runner
         self.infrastructure_error: str | None = None  # the sandbox itself failed: not a grade
+        self.zygote = zygote  # forks workers without a new `import torch` each (batch grading)
         self.prestarted = prestarted  # started early so its torch import overlaps the grader's
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -206,12 +207,7 @@ class Student:
             self.restarts += 1
             self.generation += 1
             t = time.perf_counter()
-            prestarted, self.prestarted = self.prestarted, None
-            try:
-                self.conn = Connection(self.spec, prestarted)
-            except InfrastructureError as exc:
-                self.infrastructure_error = str(exc)
-                raise
+            self.conn = self._new_connection()
             self.info = self.conn.info
             t2 = time.perf_counter()
             self._load_code()
@@ -237,13 +233,18 @@ class Student:
                 self._drop()
                 if self._left() <= 0:
                     raise TimeLimitReached("the submission's total time limit was reached while loading") from None
-                try:
-                    self.conn = Connection(self.spec)
-                except InfrastructureError as exc:
-                    self.infrastructure_error = str(exc)
-                    raise
+                self.conn = self._new_connection()
                 self.info = self.conn.info
                 return self._load_code()
+
+    def _new_connection(self) -> Connection:
+        prestarted, self.prestarted = self.prestarted, None
+        try:
+            process = prestarted or (self.zygote.spawn(self.spec) if self.zygote else None)
+            return Connection(self.spec, process)
+        except InfrastructureError as exc:
+            self.infrastructure_error = str(exc)
+            raise
 
     def _drop(self) -> None:
         if self.conn is not None:

@@ -43,7 +43,8 @@ def _gpu_in_sandbox(options: GradeOptions) -> bool:
     return bool(glob.glob("/dev/nvidia*"))
 
 
-def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions()) -> GradeResult:
+def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions(), *,
+          zygote=None) -> GradeResult:
     """Grade one submission file or folder. A broken or hostile submission is a result, not an error."""
     start = time.perf_counter()
     timings: list[tuple[str, float]] = []
@@ -61,7 +62,10 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         spec = SandboxSpec(limits=spec.limits, mnist_raw_dir=spec.mnist_raw_dir, gpu=gpu,
                            isolation=options.isolation, submission_dir=submission.files_dir)
     timings.append(("load submission", time.perf_counter() - start))
-    worker = WorkerProcess(spec)
+    # A template sandbox (batch grading, root) forks the worker; otherwise one starts right away
+    # so its `import torch` overlaps the grader's.
+    use_zygote = zygote is not None and zygote.spec.mnist_raw_dir == spec.mnist_raw_dir and zygote.usable(spec)
+    worker = None if use_zygote else WorkerProcess(spec)
     try:
         t = time.perf_counter()
         import torch
@@ -74,9 +78,11 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         reference = load_reference(rubric.reference) if rubric.reference else None
         timings.append(("grader imports and reference", time.perf_counter() - t))
         student = Student(submission, spec, call_timeout=rubric.call_timeout_s, prestarted=worker,
-                          total_seconds=rubric.total_seconds, import_timeout=rubric.import_timeout_s)
+                          total_seconds=rubric.total_seconds, import_timeout=rubric.import_timeout_s,
+                          zygote=zygote if use_zygote else None)
     except BaseException:
-        worker.kill()
+        if worker is not None:
+            worker.kill()
         raise
     try:
         ctx = SuiteContext(rubric=rubric, submission=submission, student=student, reference=reference,

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import functools
 import glob
+import json
 import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 from grader.errors import InfrastructureError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKER_FILES = ("worker.py", "protocol.py")
+WORKER_FILES = ("worker.py", "protocol.py", "zygote.py")
 INSIDE_LIB = "/opt/grader"
 OUTPUT_CAP = 64 * 1024
 
@@ -86,6 +89,42 @@ def describe_isolation(level: str) -> str:
             "subprocess with rlimits only and could read files this user can read")
 
 
+class _Output:
+    """Drains a worker's stdout and stderr: keeps the first OUTPUT_CAP bytes for instructors and
+    reads and drops the rest, so a gigabyte of prints neither blocks the worker nor fills memory."""
+
+    def __init__(self, fd: int):
+        self.output = bytearray()
+        self.output_total = 0
+        self._stream = os.fdopen(fd, "rb", buffering=0)
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := self._stream.read(65536):
+                self.output_total += len(chunk)
+                room = OUTPUT_CAP - len(self.output)
+                if room > 0:
+                    self.output += chunk[:room]
+        except (OSError, ValueError):
+            pass
+
+    def join(self) -> None:
+        self._thread.join(timeout=2)
+
+
+def describe_exit(code: int | None) -> str:
+    """An exit status in words; negative or above 128 means a signal."""
+    if code is None:
+        return "still running"
+    if code < 0 or code > 128:
+        num = -code if code < 0 else code - 128
+        sig = signal.Signals(num).name if num in signal.Signals._value2member_map_ else str(num)
+        return f"killed by signal {sig}" + (" (memory or CPU limit?)" if sig in ("SIGKILL", "SIGXCPU") else "")
+    return f"exited with status {code}"
+
+
 class WorkerProcess:
     """A running sandboxed worker: request and reply pipes, captured output, and a kill switch."""
 
@@ -93,37 +132,38 @@ class WorkerProcess:
         self.level = isolation_level(spec)
         req_r, self.req_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
         env = _environment(spec, rep_w, self.level)
         cmd = _command(spec, self.level)
         nproc = spec.limits.processes + (0 if os.geteuid() == 0 else _tasks_of_user())
         try:
             self.proc = subprocess.Popen(
-                cmd, stdin=req_r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                cmd, stdin=req_r, stdout=out_w, stderr=out_w,
                 pass_fds=(rep_w,), env=env, cwd="/", start_new_session=True,
                 preexec_fn=functools.partial(_set_limits, spec.limits, nproc, not spec.gpu),
             )
         except OSError as exc:
+            os.close(out_r)
             raise InfrastructureError(f"could not start the sandbox: {exc}") from None
         finally:
             os.close(req_r)
             os.close(rep_w)
-        self.output = bytearray()
-        self.output_total = 0
-        self._drain = threading.Thread(target=self._drain_output, daemon=True)
-        self._drain.start()
+            os.close(out_w)
+        self._out = _Output(out_r)
 
-    def _drain_output(self) -> None:
-        # Keep the first OUTPUT_CAP bytes for instructors; read and drop the rest so a gigabyte of
-        # prints neither blocks the worker nor fills the grader's memory.
-        stream = self.proc.stdout
-        while True:
-            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
-            if not chunk:
-                return
-            self.output_total += len(chunk)
-            room = OUTPUT_CAP - len(self.output)
-            if room > 0:
-                self.output += chunk[:room]
+    @property
+    def output(self) -> bytearray:
+        return self._out.output
+
+    @property
+    def output_total(self) -> int:
+        return self._out.output_total
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
 
     def kill(self) -> None:
         """Kill the worker and everything it started (the PID namespace dies with its init)."""
@@ -135,25 +175,145 @@ class WorkerProcess:
             self.proc.kill()
         except ProcessLookupError:
             pass
+        self.wait(10)
+        _close(self.req_w, self.rep_r)
+        self._out.join()
+
+    def exit_description(self) -> str:
+        return describe_exit(self.proc.poll())
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+class Zygote:
+    """A sandbox holding a template worker with torch imported; forks a fresh worker per submission.
+
+    The forked worker gets its own PID, mount and IPC namespaces, /tmp, /dev/shm and /proc, an
+    unprivileged uid, no capabilities and the same rlimits as a fresh sandbox (grader/zygote.py),
+    without paying for a new interpreter and `import torch`. Needs root; callers check `usable`.
+    """
+
+    def __init__(self, spec: SandboxSpec):
+        self.spec = spec
+        self.level = FULL
+        self._lock = threading.Lock()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.ctl = ours
+        env = _environment(spec, 0, FULL)
+        env["GRADER_ZYGOTE_FD"] = str(theirs.fileno())
+        cmd = _command(spec, FULL, zygote=True)
+        out_r, out_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(theirs.fileno(),),
+                env=env, cwd="/", start_new_session=True,
+                preexec_fn=functools.partial(_set_limits, spec.limits, spec.limits.processes, True))
+        except OSError as exc:
+            raise InfrastructureError(f"could not start the sandbox template: {exc}") from None
+        finally:
+            theirs.close()
+            os.close(out_w)
+        self._out = _Output(out_r)
+        self.ctl.settimeout(120)
+        try:
+            hello = json.loads(self.ctl.recv(65536) or b"{}")
+        except (OSError, ValueError):
+            hello = {}
+        if not hello.get("ready"):
+            self.close()
+            tail = bytes(self._out.output[-2000:]).decode("utf-8", "replace")
+            raise InfrastructureError(f"the sandbox template did not start\n{tail}")
+        self.ctl.settimeout(30)
+
+    @staticmethod
+    def usable(spec: SandboxSpec) -> bool:
+        """Forking needs root (to set up each worker's namespaces) and plain CPU work."""
+        return os.geteuid() == 0 and not spec.gpu and not spec.submission_dir and isolation_level(spec) == FULL
+
+    def call(self, message: dict, fds: list[int] = ()) -> dict:
+        with self._lock:
+            try:
+                socket.send_fds(self.ctl, [json.dumps(message).encode()], list(fds))
+                reply = json.loads(self.ctl.recv(65536) or b"{}")
+            except (OSError, ValueError) as exc:
+                raise InfrastructureError(f"the sandbox template stopped answering: {exc}") from None
+        if "error" in reply:
+            raise InfrastructureError(f"the sandbox template failed: {reply['error']}")
+        return reply
+
+    def spawn(self, spec: SandboxSpec) -> "ForkedWorker":
+        return ForkedWorker(self, spec)
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        for fd in (self.req_w, self.rep_r):
+        self.ctl.close()
+        self._out.join()
+
+
+class ForkedWorker:
+    """A worker forked by the Zygote: the same interface as WorkerProcess."""
+
+    def __init__(self, zygote: Zygote, spec: SandboxSpec):
+        self.zygote, self.level = zygote, FULL
+        req_r, self.req_w = os.pipe()
+        self.rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        limits = spec.limits
+        mb = 1024 * 1024
+        config = {
+            "op": "spawn", "uid": _sandbox_uid(), "threads": limits.threads,
+            "scratch_bytes": limits.scratch_mb * mb,
+            "limits": {"as": limits.address_space_mb * mb, "data": limits.data_mb * mb,
+                       "cpu": limits.cpu_seconds, "fsize": limits.file_mb * mb, "nofile": limits.open_files,
+                       "nproc": limits.processes, "core": 0},
+        }
+        try:
+            self.pid = int(zygote.call(config, [req_r, rep_w, out_w])["pid"])
+        finally:
+            _close(req_r, rep_w, out_w)
+        self._out = _Output(out_r)
+        self._exit: int | None = None
+
+    output = WorkerProcess.output
+    output_total = WorkerProcess.output_total
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._status() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _status(self) -> int | None:
+        if self._exit is None:
             try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._drain.join(timeout=2)
+                self._exit = self.zygote.call({"op": "status", "pid": self.pid}).get("exit")
+            except InfrastructureError:
+                return None
+        return self._exit
+
+    def kill(self) -> None:
+        try:
+            self.zygote.call({"op": "kill", "pid": self.pid})
+        except InfrastructureError:
+            pass
+        self.wait(5)
+        _close(self.req_w, self.rep_r)
+        self._out.join()
 
     def exit_description(self) -> str:
-        code = self.proc.poll()
-        if code is None:
-            return "still running"
-        if code < 0:
-            sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            return f"killed by signal {sig}" + (" (memory or CPU limit?)" if sig in ("SIGKILL", "SIGXCPU") else "")
-        return f"exited with status {code}"
+        return describe_exit(self._status())
 
 
 def _tasks_of_user() -> int:
@@ -246,7 +406,7 @@ def _parents(path: str, made: set[str]) -> list[str]:
     return out
 
 
-def _command(spec: SandboxSpec, level: str) -> list[str]:
+def _command(spec: SandboxSpec, level: str, *, zygote: bool = False) -> list[str]:
     python = [sys.executable, "-I"]
     if level != FULL:
         return python + [os.path.join(HERE, "worker.py")]
@@ -281,6 +441,8 @@ def _command(spec: SandboxSpec, level: str) -> list[str]:
             cmd += ["--dev-bind", node, node]
         cmd += ["--ro-bind-try", "/sys", "/sys"]
     cmd += ["--chdir", "/tmp", "--"]
+    if zygote:  # stays root inside the namespaces: it drops privilege per forked worker
+        return cmd + python + [f"{INSIDE_LIB}/zygote.py"]
     if os.geteuid() == 0:
         uid = str(_sandbox_uid())
         cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",

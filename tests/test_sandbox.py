@@ -193,3 +193,75 @@ def test_reduced_isolation_still_grades(sandboxed):
     s = sandboxed(PROBE, isolation="none")
     assert float(s.mean(torch.tensor([1.0, 2.0]))) == 1.5
     assert isolation_level(SandboxSpec(isolation="none")) != FULL
+
+
+# -- workers forked from a template sandbox (batch grading as root) ---------------------------------
+
+needs_zygote = pytest.mark.skipif(not bwrap_works() or os.geteuid() != 0,
+                                  reason="forked workers need bubblewrap and root")
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    from grader.sandbox import Limits, Zygote
+
+    z = Zygote(SandboxSpec(limits=Limits(threads=1)))
+    yield z
+    z.close()
+
+
+def _forked(zygote, source, tmp_path, name="sub.py"):
+    from grader.channel import Student
+    from grader.load import load_submission
+
+    path = tmp_path / name
+    path.write_text(source)
+    return Student(load_submission(path, keep="all"), zygote.spec, call_timeout=10, total_seconds=60,
+                   zygote=zygote)
+
+
+@needs_zygote
+def test_forked_worker_keeps_the_boundary(zygote, tmp_path):
+    s = _forked(zygote, PROBE, tmp_path)
+    try:
+        uid, euid, _ = s.ids()
+        assert uid != 0 and euid != 0
+        assert s.can_read(str(PROJECT / "rubrics" / "mnist_mlp" / "rubric.toml")) is False
+        assert s.listdir("/proc") and "1" in s.listdir("/proc")  # its own PID namespace
+        assert float(s.mean(torch.tensor([1.0, 3.0]))) == 2.0
+    finally:
+        s.close()
+
+
+@needs_zygote
+def test_forked_workers_share_nothing_and_leave_nothing(zygote, tmp_path):
+    marker = f"z{os.getpid()}{int(time.time())}"
+    leaver = PROBE + f'''
+def stash():
+    open("/tmp/stash", "w").write("secret")
+    open("/dev/shm/stash", "w").write("secret")
+    return spawn_orphan("{marker}")
+'''
+    a = _forked(zygote, leaver, tmp_path, "a.py")
+    assert a.stash() is True
+    a.close()
+    b = _forked(zygote, PROBE, tmp_path, "b.py")
+    try:
+        assert b.can_read("/tmp/stash") is False and b.can_read("/dev/shm/stash") is False
+    finally:
+        b.close()
+    time.sleep(0.5)
+    assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+@needs_zygote
+def test_forked_worker_crash_and_timeout_are_results(zygote, tmp_path):
+    s = _forked(zygote, PROBE, tmp_path)
+    try:
+        with pytest.raises(WorkerCrashed, match="exited with status 0"):
+            s.die()
+        with pytest.raises(CallTimeout):
+            s.request("call", [[], {}], label="spin()", timeout=2, target="spin")
+        assert float(s.mean(torch.tensor([2.0]))) == 2.0
+    finally:
+        s.close()
