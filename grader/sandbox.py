@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import glob
 import json
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -203,6 +205,8 @@ class Zygote:
         self.spec = spec
         self.level = FULL
         self._lock = threading.Lock()
+        fd, self._lockfile = tempfile.mkstemp(prefix="grader-zygote-", suffix=".lock")
+        os.close(fd)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.ctl = ours
         env = _environment(spec, 0, FULL)
@@ -237,7 +241,10 @@ class Zygote:
         return os.geteuid() == 0 and not spec.gpu and not spec.submission_dir and isolation_level(spec) == FULL
 
     def call(self, message: dict, fds: list[int] = ()) -> dict:
-        with self._lock:
+        # Forked grading processes of a batch share this socket: a file lock keeps each request and
+        # its reply together across processes, the thread lock within one.
+        with self._lock, open(self._lockfile, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 socket.send_fds(self.ctl, [json.dumps(message).encode()], list(fds))
                 reply = json.loads(self.ctl.recv(65536) or b"{}")
@@ -261,6 +268,10 @@ class Zygote:
             pass
         self.ctl.close()
         self._out.join()
+        try:
+            os.unlink(self._lockfile)
+        except OSError:
+            pass
 
 
 class ForkedWorker:
