@@ -116,8 +116,10 @@ def content_sha256(path: Path) -> str:
     return tree_sha256(path)
 
 
-def journal_key(content: str, rubric_hash: str) -> str:
-    return hashlib.sha256(f"{content}:{grader.__version__}:{rubric_hash}".encode()).hexdigest()
+def journal_key(content: str, name: str, rubric_hash: str) -> str:
+    # The name is graded too: messages quote it ("hw.ipynb: not valid JSON"), so a stored result is
+    # reused only for the same bytes under the same name, never shown to a student under another's.
+    return hashlib.sha256(f"{content}:{name}:{grader.__version__}:{rubric_hash}".encode()).hexdigest()
 
 
 def feedback_text(result: GradeResult) -> str:
@@ -280,7 +282,7 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
     rubric_hash = rubric_sha256(rubric)
     key_of: dict[str, str] = {}
     for sub in source.submissions:
-        key = journal_key(content_sha256(sub.path), rubric_hash)
+        key = journal_key(content_sha256(sub.path), sub.path.name, rubric_hash)
         key_of[sub.key] = key
         runner.subs_of.setdefault(key, []).append(sub)
     reused = runner.from_journal(set(runner.subs_of))
@@ -382,7 +384,7 @@ def _handle(runner: _Runner, child: _Child, progress):
     if result is not None and status in ("graded", "unreadable"):
         pct = 100 * result.score / result.max_score if result.max_score else 0.0
         note = "  [yellow](could not be read)[/]" if status == "unreadable" else ""
-        progress.console.print(f"[green]✓[/] {name}  {result.score:g}/{result.max_score:g} ({pct:.0f}%)  "
+        progress.console.print(f"[green]✓[/] {name}  {round(result.score, 2):g}/{result.max_score:g} ({pct:.0f}%)  "
                                f"{seconds:.1f} s{note}", highlight=False)
     else:
         progress.console.print(f"[red]✗[/] {name}  {status}: {escape(message)}", highlight=False)

@@ -86,7 +86,7 @@ def pass_rates(run: BatchRun) -> list[tuple[str, float, int]]:
 
 
 def section_rates(run: BatchRun) -> list[tuple[str, float]]:
-    """(section, mean % of its points earned) over every submission with a result."""
+    """(section, mean % of its points earned) over the submissions where the section counted."""
     out = []
     for section in sections_of(run):
         fracs = []
@@ -94,7 +94,8 @@ def section_rates(run: BatchRun) -> list[tuple[str, float]]:
             top = sum(i.max_score for i in g.result.items if i.section == section)
             if top:
                 fracs.append(_pct(section_points(g, section), top))
-        out.append((section, statistics.fmean(fracs) if fracs else 0.0))
+        if fracs:  # an optional section that ran nowhere (the GPU one on CPUs) is left out
+            out.append((section, statistics.fmean(fracs)))
     return out
 
 

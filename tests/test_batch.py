@@ -219,7 +219,8 @@ def _students(klass: Path) -> list[tuple]:
 def _seed_journal(folder_run: str, out: Path, klass: Path, tiny_rubric, fresh_students) -> None:
     """The folder run's journal and stored results, less the entries of the students to grade afresh."""
     rubric = rubric_sha256(tiny_rubric)
-    fresh = {journal_key(content_sha256(p), rubric) for p in klass.iterdir() if p.name.split(".")[0] in fresh_students}
+    fresh = {journal_key(content_sha256(p), p.name, rubric) for p in klass.iterdir()
+             if p.name.split(".")[0] in fresh_students}
     shutil.copytree(Path(folder_run) / ".results", out / ".results")
     lines = [json.dumps(e) for e in journal(folder_run) if e["key"] not in fresh]
     (out / "journal.jsonl").write_text("\n".join(lines) + "\n")
@@ -256,9 +257,12 @@ def test_lms_archives_grade_like_grading_alone(kind, alone, folder_run, klass, t
         extra = ["--moodle-grades", str(tmp_path / "worksheet.csv")]
     assert _batch(str(archive), "--out", str(out), *extra) == 0
     assert f"{kind} source, 12 submission(s)" in capsys.readouterr().out
-    lines = journal(out)  # 10 from the folder run, 2 graded from the unpacked archive
-    assert len(lines) == 12, [(e["submission"], e["status"], e["key"][:8]) for e in lines]
-    assert {e["submission"] for e in lines[10:]} == {PEOPLE[w][0] for w in FRESH[kind]}
+    # From the folder run, the rest graded from the unpacked archive: FRESH, and lu's folder, which is
+    # named after the student in an export ("2012/", not "lu/"): a name is part of a journal key.
+    fresh = {PEOPLE[w][0] for w in {*FRESH[kind], "lu"}}
+    lines = journal(out)
+    assert len(lines) == 10 + len(fresh), [(e["submission"], e["status"], e["key"][:8]) for e in lines]
+    assert {e["submission"] for e in lines[10:]} == fresh
     grades = read_grades(out)
     assert set(grades) == {sid for sid, _, _ in PEOPLE.values()}
     for who, (sid, name, login) in PEOPLE.items():
@@ -282,6 +286,12 @@ def test_lms_archives_grade_like_grading_alone(kind, alone, folder_run, klass, t
         got = {r["Identifier"]: r["Grade"] for r in rows}
         assert got == {**{f"Participant {sid}": number(alone[w][0]) for w, (sid, _, _) in PEOPLE.items()},
                        "Participant 2999": ""}
+
+
+def test_identical_bytes_under_another_name_are_graded_again():
+    """Messages quote the file name, so a result is never reused under another student's name."""
+    assert journal_key("abc", "ada.ipynb", "r") != journal_key("abc", "ben.ipynb", "r")
+    assert journal_key("abc", "hw.ipynb", "r") == journal_key("abc", "hw.ipynb", "r")
 
 
 def test_failures_are_results_and_infrastructure_failures_are_retried(tmp_path, tiny_rubric, monkeypatch):
