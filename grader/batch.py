@@ -45,6 +45,7 @@ class BatchOptions:
     gpu: str = "off"  # many jobs on one GPU would fight over it; the GPU section is for single runs
     isolation: str = "auto"
     timeout_s: float = 0.0  # per submission, sandbox start and imports included; 0: from the rubric
+    fork: bool = True  # fork children from a process that imported the grader once (fast); else spawn
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,38 @@ class _Runner:
         self.done: dict[str, Graded] = {}
         self.subs_of: dict[str, list[StudentSubmission]] = {}
         self.counts = {"graded": 0, "failed": 0}
+        self.forking = False  # set by prepare_forking(): children forked from this process
+
+    def prepare_forking(self) -> None:
+        """Import the grader once here and fork each child from it, with a shared template sandbox:
+        a child then pays neither for a new interpreter nor for two `import torch` (see issue 6)."""
+        from grader import batch_child
+        from grader.sandbox import Limits, SandboxSpec, Zygote
+
+        if self.options.gpu != "off" or not hasattr(os, "fork"):
+            return  # CUDA does not survive fork()
+        import torch  # noqa: F401  (imported here once, shared copy-on-write by every child)
+
+        import grader.pipeline  # noqa: F401
+        import grader.suites  # noqa: F401
+        from grader.mnist import Mnist, find_data_dir
+        from grader.reference import load_reference
+
+        if self.rubric.reference:
+            load_reference(self.rubric.reference)
+        spec = SandboxSpec(limits=Limits(threads=1), isolation=self.options.isolation,
+                           mnist_raw_dir=str(Mnist(find_data_dir(self.options.data_dir)).raw_dir)
+                           if self.rubric.needs_mnist else None)
+        if Zygote.usable(spec):
+            batch_child.ZYGOTE = Zygote(spec)
+        self.forking = True
+
+    def close(self) -> None:
+        from grader import batch_child
+
+        if batch_child.ZYGOTE is not None:
+            batch_child.ZYGOTE.close()
+            batch_child.ZYGOTE = None
 
     def command(self, path: Path, out_json: Path) -> list[str]:
         cmd = [sys.executable, "-m", "grader.batch_child", str(path), str(self.rubric.folder), str(out_json),
@@ -187,6 +220,10 @@ class _Runner:
     def start(self, key: str, sub: StudentSubmission, attempt: int) -> _Child:
         out_json, err = self.tmp / f"{key}.json", self.tmp / f"{key}.err"
         out_json.unlink(missing_ok=True)
+        if self.forking:
+            now = time.monotonic()
+            proc = _ForkedChild(self.command(sub.path, out_json)[3:], err)
+            return _Child(key, sub, attempt, proc, out_json, err, now, now + self.timeout)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GRADER_BATCH_PARENT": str(os.getpid()),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).parent.parent),
                                                            os.environ.get("PYTHONPATH")]))}
@@ -261,6 +298,50 @@ class _Runner:
             pass
 
 
+class _ForkedChild:
+    """A grading child forked from the batch process; the subset of Popen the loop uses."""
+
+    def __init__(self, argv: list[str], err: Path):
+        from grader import batch_child
+
+        parent = os.getpid()
+        errfd = os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.setsid()  # its own process group: the loop stops it with killpg, as a Popen child
+                os.dup2(errfd, 1)
+                os.dup2(errfd, 2)
+                os.environ["GRADER_BATCH_PARENT"] = str(parent)
+                code = batch_child.main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        os.close(errfd)
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("grading child", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+
 def _tail(path: Path, n: int = 4000) -> str:
     try:
         data = path.read_bytes()
@@ -293,9 +374,13 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
     console.print(f"grading {len(todo)} submission(s) with {min(jobs, max(1, len(todo)))} parallel job(s)")
     interrupted = False
     try:
+        if todo and options.fork:
+            runner.prepare_forking()
         _loop(runner, todo, jobs, len(todo))
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        runner.close()
     graded = []
     for sub in source.submissions:
         key = key_of[sub.key]

@@ -12,6 +12,10 @@ import signal
 import sys
 
 
+# Set by the batch process before it forks a child: the shared template sandbox (see grader.sandbox.Zygote).
+ZYGOTE = None
+
+
 def _die_with_batch() -> None:
     """SIGTERM when the batch process goes away (even by kill -9), so no grading outlives it."""
     parent = int(os.environ.get("GRADER_BATCH_PARENT", "0") or 0)
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         rubric = load_rubric(args.rubric)
         # One torch thread per job: the batch runs as many jobs as there are cores.
         options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation, threads=1)
-        result = grade(args.submission, rubric, options)
+        result = grade(args.submission, rubric, options, zygote=ZYGOTE)
     except InfrastructureError as exc:
         write_json({"infrastructure_error": str(exc)}, args.out)
         return 4
