@@ -29,9 +29,11 @@ class StudentError(SubmissionFault):
     """The student's code raised an exception."""
 
     def __init__(self, call: str, error: dict):
-        self.type = str(error.get("type", "Exception"))
+        # Every field comes from the sandbox: redacted like the message (a class name or a code
+        # object's file name can carry the hidden inputs as well as the text can).
+        self.type = redact(str(error.get("type", "Exception")), 100)
         self.message = redact(str(error.get("message", "")))
-        self.where = error.get("where")
+        self.where = redact(str(error["where"]), 120) if error.get("where") else None
         at = f" ({self.where})" if self.where else ""
         if self.type == "NotImplementedError":
             text = f"{call} is not implemented yet (it raises NotImplementedError{at})"
@@ -42,13 +44,43 @@ class StudentError(SubmissionFault):
         super().__init__(text)
 
 
-# Four or more whole numbers in a row (a printed tensor or list), not the digits of one number.
-_NUMBERS = re.compile(r"(?:(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])[\s,;\[\]()]*){4,}")
+# Text from the sandbox is split into tokens at separators (linear time: no pattern that can
+# backtrack on a megabyte of digits). A token "has digits" if any character is one.
+_SEPARATORS = re.compile(r"([^\w.+\-/=]+)")
+_DECIMAL = re.compile(r"\d+\.\d+(?:[eE][-+]?\d+)?|(?<![\w.])\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+")
 
 
 def redact(message: str, cap: int = 300) -> str:
-    """A student's own exception text, without runs of numbers: feedback must not echo hidden inputs."""
-    return _NUMBERS.sub("[numbers removed] ", message)[:cap]
+    """Text from the sandbox (a student's exception, a class name) as feedback may show it, without what
+    could echo hidden inputs: runs of four or more tokens with digits (a printed list or tensor, hex
+    words), decimals and exponents (x=0.25 -> x=#), and long tokens that are mostly digits (hex or
+    digit-encoded data). Whole numbers such as shapes and line numbers stay."""
+    tokens = _SEPARATORS.split(str(message)[: cap * 4])
+    words, seps = tokens[0::2], tokens[1::2] + [""]
+    digits = [any(c.isdigit() for c in w) for w in words]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        j = i
+        while digits[i] and j + 1 < len(words) and digits[j + 1]:
+            j += 1
+        if j - i >= 3:
+            out += ["[numbers removed]", seps[j]]
+            i = j + 1
+            continue
+        word = words[i]
+        if digits[i] and len(word) > 12 and 3 * sum(c.isdigit() for c in word) >= len(word):
+            word = "[data removed]"
+        elif digits[i]:
+            word = _DECIMAL.sub("#", word)
+        out += [word, seps[i]]
+        i += 1
+    return "".join(out)[:cap]
+
+
+def type_name(name: str) -> str:
+    """A class name sent by the sandbox, safe to print in feedback."""
+    return redact(name, 60) or "object"
 
 
 class WorkerCrashed(SubmissionFault):
@@ -131,8 +163,9 @@ class Connection:
         payload = self._read(n, deadline, label)
         try:
             body, value = protocol.decode(payload, place=_place)
-        except protocol.ProtocolError as exc:
-            raise ProtocolViolation(f"{label}: invalid reply from the sandbox ({exc})") from None
+        except Exception as exc:  # ProtocolError, or anything else bytes from the sandbox can provoke
+            why = str(exc) if isinstance(exc, protocol.ProtocolError) else type(exc).__name__
+            raise ProtocolViolation(f"{label}: invalid reply from the sandbox ({why})") from None
         if body.get("id") != rid or not isinstance(body.get("ok"), bool):
             raise ProtocolViolation(
                 f"{label}: a reply out of order; something in the submission wrote to the grader's channel")
@@ -289,7 +322,9 @@ class Student:
 
     def _wrap(self, value):
         if isinstance(value, protocol.Handle):
-            return Remote(self, value, self.generation)
+            return Remote(self, protocol.Handle(value.id, type_name(value.type)), self.generation)
+        if isinstance(value, protocol.NonPlainTensor):
+            return protocol.NonPlainTensor(type_name(value.type_name), value.data)
         if isinstance(value, list):
             return [self._wrap(v) for v in value]
         if isinstance(value, tuple):
@@ -315,9 +350,12 @@ class Student:
 
     def trace(self, name: str, *args, timeout: float | None = None, **kwargs):
         """Call `name` and also return the torch functions it used (for from-the-formula checks)."""
-        value, names = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
-                                    timeout=timeout, target=name)
-        return value, tuple(names)
+        reply = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
+                             timeout=timeout, target=name)
+        # What the sandbox reports (a patched worker can report anything) is checked and is only text.
+        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list)):
+            raise SubmissionFault(f"{name}(): the sandbox sent a malformed trace")
+        return reply[0], tuple(redact(n, 120) for n in reply[1] if isinstance(n, str))
 
     def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):
         """Output and vector-Jacobian products of a student function (or Remote method)."""

@@ -13,6 +13,11 @@ from grader.errors import SubmissionError
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 MAX_FOLDER_FILES = 200
+# The code itself (outputs and images do not count): the grader parses it in its own process, so a
+# megabyte of `x = 1` lines must be refused before it costs gigabytes and minutes there.
+MAX_CODE_CHARS = 1_000_000
+MAX_CODE_LINES = 20_000
+MAX_STATEMENTS = 2_000
 # Statement kinds that are definitions by themselves.
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _MAGIC = re.compile(r"^(\s*)(%|!|[A-Za-z_][A-Za-z_0-9]*\s*=\s*[!%])")
@@ -77,13 +82,24 @@ def load_submission(path: str | Path, *, keep: str = "definitions", required: tu
         sources, kind = [_Source(_decode(raw, p), p.name)], "py"
     else:
         raise SubmissionError(f"{p}: expected a .ipynb notebook, a .py file or a folder holding one")
+    chars = sum(len(s.text) for s in sources)
+    lines = sum(s.text.count("\n") + 1 for s in sources)
+    if chars > MAX_CODE_CHARS or lines > MAX_CODE_LINES:
+        raise SubmissionError(
+            f"{p.name}: {chars:,} characters in {lines:,} lines of code is over the limit "
+            f"({MAX_CODE_CHARS:,} characters, {MAX_CODE_LINES:,} lines); remove pasted data or generated code")
     notes: list[str] = []
     statements = []
     for src in sources:
         statements.extend(_split(src, notes))
+        if len(statements) > MAX_STATEMENTS:
+            raise SubmissionError(f"{p.name}: more than {MAX_STATEMENTS:,} top-level statements; "
+                                  "remove pasted data or generated code")
     if keep == "definitions":
         statements = _keep_definitions(statements, required, notes)
-    chunks = tuple(_chunk(src, node) for src, node in statements)
+    split_lines: dict[int, list[str]] = {}  # each source split once, not once per statement
+    chunks = tuple(_chunk(src, node, split_lines.setdefault(id(src), src.text.split("\n")))
+                   for src, node in statements)
     if not any(s.text.strip() for s in sources):
         notes.append("the submission contains no code")
     return Submission(
@@ -143,12 +159,17 @@ def _notebook_sources(raw: bytes, p: Path) -> list[_Source]:
             f"{p.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "the notebook file is damaged, download it again from Jupyter"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, or arrays nested 100,000 deep
+        raise SubmissionError(
+            f"{p.name}: not a usable notebook ({type(exc).__name__}: {str(exc)[:80]}); "
+            "the notebook file is damaged, download it again from Jupyter"
+        ) from None
     if not isinstance(data, dict) or "cells" not in data:
         raise SubmissionError(f"{p.name}: JSON but not a Jupyter notebook (no 'cells' list)")
     major = data.get("nbformat")
     if major != 4:
         raise SubmissionError(
-            f"{p.name}: notebook format {major!r} is not supported; open and save it in a current "
+            f"{p.name}: notebook format {major!r:.40} is not supported; open and save it in a current "
             "Jupyter (nbformat 4)"
         )
     try:
@@ -192,7 +213,11 @@ def _split(src: _Source, notes: list[str]) -> list[tuple[_Source, ast.stmt]]:
         # Salvage what parses: each top-level def/class/import block on its own, so one typo
         # costs only the function it is in.
         out = []
-        for block in _blocks(text):
+        blocks = _blocks(text)
+        if len(blocks) > MAX_STATEMENTS:  # each block is parsed on its own: keep that bounded
+            notes.append(f"{src.filename}, line {exc.lineno}: SyntaxError: {exc.msg}; skipped")
+            return []
+        for block in blocks:
             try:
                 out += [(_Source(block, src.filename), n) for n in ast.parse(block).body]
             except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -317,14 +342,24 @@ def _is_docstring(node: ast.AST) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
-def _chunk(src: _Source, node: ast.stmt) -> Chunk:
+def _chunk(src: _Source, node: ast.stmt, lines: list[str]) -> Chunk:
     decorators = getattr(node, "decorator_list", None)
     first = min([node.lineno] + [d.lineno for d in decorators or ()])
     if decorators:
-        lines = src.text.split("\n")
         segment = "\n".join(lines[first - 1:node.end_lineno])
     else:
         # A segment, not whole lines: `import torch; x = 1` is two statements on one line.
-        segment = ast.get_source_segment(src.text, node) or ""
+        segment = _segment(lines, node)
     # Blank lines before the statement keep the student's line numbers in tracebacks.
     return Chunk(code="\n" * (first - 1) + segment + "\n", filename=src.filename, line=first)
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    """ast.get_source_segment on lines split once (it splits the whole source on every call)."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    head = lines[first].encode("utf-8", "surrogatepass")  # offsets count UTF-8 bytes
+    if first == last:
+        return head[node.col_offset:node.end_col_offset].decode("utf-8", "surrogatepass")
+    tail = lines[last].encode("utf-8", "surrogatepass")[:node.end_col_offset]
+    return "\n".join([head[node.col_offset:].decode("utf-8", "surrogatepass"), *lines[first + 1:last],
+                      tail.decode("utf-8", "surrogatepass")])

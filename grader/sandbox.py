@@ -11,6 +11,7 @@ import resource
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -87,8 +88,39 @@ def describe_isolation(level: str) -> str:
     if level == FULL:
         return ("full: bubblewrap sandbox (own mount, PID, network and IPC namespaces, "
                 f"{'unprivileged uid, ' if os.geteuid() == 0 else ''}rlimits, no network)")
+    if os.geteuid() == 0 and not reduced_can_drop_root():
+        return ("REDUCED ISOLATION: no namespaces on this host, and the submission ran AS ROOT in a plain "
+                "subprocess (the Python installation is not readable by other users, so it could not "
+                "run as an unprivileged uid): it could read and change anything on this machine")
+    who = "as an unprivileged uid " if os.geteuid() == 0 else ""
     return ("REDUCED ISOLATION: no namespaces on this host; the submission ran in a plain "
-            "subprocess with rlimits only and could read files this user can read")
+            f"subprocess {who}with rlimits only and could read files this user can read")
+
+
+@functools.lru_cache(maxsize=None)
+def reduced_can_drop_root() -> bool:
+    """Without namespaces, as root: whether the worker can still run as an unprivileged uid, that is
+    whether a uid of no group can reach and read the interpreter, the standard library, torch and
+    the worker's files (a Python under /root, mode 0700, cannot be run by anyone else)."""
+    import importlib.util
+
+    torch = importlib.util.find_spec("torch")
+    paths = [sys.executable, os.__file__, os.path.join(HERE, "worker.py"), os.path.join(HERE, "protocol.py")]
+    paths += [torch.origin] if torch and torch.origin else []
+    try:
+        for path in map(os.path.realpath, paths):
+            folder = os.path.dirname(path)
+            while True:
+                if not os.stat(folder).st_mode & stat.S_IXOTH:
+                    return False
+                if folder == os.path.dirname(folder):
+                    break
+                folder = os.path.dirname(folder)
+            if not os.stat(path).st_mode & stat.S_IROTH:
+                return False
+        return bool(os.stat(os.path.realpath(sys.executable)).st_mode & stat.S_IXOTH)
+    except OSError:
+        return False
 
 
 class _Output:
@@ -138,11 +170,14 @@ class WorkerProcess:
         env = _environment(spec, rep_w, self.level)
         cmd = _command(spec, self.level)
         nproc = spec.limits.processes + (0 if os.geteuid() == 0 else _tasks_of_user())
+        # Without namespaces the worker is a plain child: as root, it must not stay root (rlimits
+        # on processes do not bind root, and root can rewrite the results and the grader itself).
+        drop = _sandbox_uid() if self.level != FULL and os.geteuid() == 0 and reduced_can_drop_root() else None
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=req_r, stdout=out_w, stderr=out_w,
                 pass_fds=(rep_w,), env=env, cwd="/", start_new_session=True,
-                preexec_fn=functools.partial(_set_limits, spec.limits, nproc, not spec.gpu),
+                preexec_fn=functools.partial(_set_limits, spec.limits, nproc, not spec.gpu, drop),
             )
         except OSError as exc:
             os.close(out_r)
@@ -343,7 +378,7 @@ def _tasks_of_user() -> int:
     return count * 4 + 256  # threads count too; leave room for the user's own
 
 
-def _set_limits(limits: Limits, nproc: int, cap_address_space: bool) -> None:
+def _set_limits(limits: Limits, nproc: int, cap_address_space: bool, uid: int | None = None) -> None:
     mb = 1024 * 1024
     if limits.address_space_mb and cap_address_space:  # CUDA reserves far more address space
         resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_mb * mb,) * 2)
@@ -355,6 +390,10 @@ def _set_limits(limits: Limits, nproc: int, cap_address_space: bool) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    if uid is not None:  # from root to a uid of its own: no groups, no capabilities left
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
 
 
 def _sandbox_uid() -> int:

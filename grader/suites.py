@@ -18,6 +18,7 @@ from grader.results import Outcome
 from grader.rubric import Rubric
 
 MESSAGE_CAP = 800
+_PYTEST_ENV = ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_PLUGINS", "PYTEST_ADDOPTS")
 
 
 @dataclass(frozen=True)
@@ -145,16 +146,18 @@ def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
             "-o", "python_files=test_*.py", "-o", "console_output_style=classic",
             "-c", os.devnull]
     start = time.perf_counter()
-    old = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    # Only these arguments and plugins: no plugin autoload, and none of the environment's pytest
+    # settings (PYTEST_ADDOPTS from a CI, say, would reach this run and can stop every test).
+    saved = {var: os.environ.pop(var, None) for var in _PYTEST_ENV}
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    os.environ.pop("PYTEST_PLUGINS", None)
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             pytest.main(args, plugins=[Fixtures(ctx), collector])
     finally:
-        if old is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = old
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     return tuple(collector.outcomes.values()), time.perf_counter() - start

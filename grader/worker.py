@@ -29,6 +29,13 @@ class Worker:
 
     def __init__(self, req_fd: int, rep_fd: int):
         self.req_fd, self.rep_fd = req_fd, rep_fd
+        # The worker is killed, never asked to exit: a block-buffered stdout would lose the prints
+        # instructors read (stdout is a pipe here, and `python -I` ignores PYTHONUNBUFFERED).
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(line_buffering=True)
+            except (AttributeError, ValueError, OSError):
+                pass
         self.module = types.ModuleType("submission")
         self.module.__dict__["__builtins__"] = __builtins__
         sys.modules["submission"] = self.module

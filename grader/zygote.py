@@ -1,8 +1,8 @@
 """Template worker inside the sandbox: imports torch once, then forks one isolated worker per submission.
 
 Started by grader.sandbox.Zygote under bubblewrap as root (bwrap's namespaces, no network), it
-never runs student code itself. For each submission it forks a child that takes new mount, PID and
-IPC namespaces; that child's own child is PID 1 there, mounts a fresh /tmp, /dev/shm and /proc,
+never runs student code itself. For each submission it forks a child that takes new mount, PID, IPC and
+network namespaces; that child's own child is PID 1 there, mounts a fresh /tmp, /dev/shm and /proc,
 sets the rlimits, drops every capability and becomes an unprivileged uid, and only then serves the
 grader's requests. Killing that PID 1 kills everything the submission started. Root only: without
 root the grader starts a fresh sandbox per submission instead.
@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import worker  # noqa: E402  (imports torch: the cost every forked worker then shares)
 
 LIBC = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x20000000, 0x08000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
 RLIMITS = {"as": resource.RLIMIT_AS, "data": resource.RLIMIT_DATA, "cpu": resource.RLIMIT_CPU,
@@ -84,7 +84,9 @@ def _spawn(ctl: socket.socket, config: dict, fds: list[int]) -> int:
             ctl.close()
             os.close(r)
             os.setsid()
-            _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+            # A network namespace of its own too: workers forked side by side must not reach each
+            # other (abstract unix sockets and loopback belong to the network namespace).
+            _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET), "unshare")
             pid = os.fork()
             if pid == 0:
                 os.close(w)
