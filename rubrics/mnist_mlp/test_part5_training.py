@@ -102,14 +102,21 @@ def test_train_deterministic(student, rng):
     student.seed(7)
     first = student.MLP(SMALL)
     start = first.state_dict()
+    # Compared on the contract's parameters, not on whatever keys the model lists: an empty
+    # state_dict() would make "the same weights" vacuously true.
+    keys = [f"{kind}.{l}" for l in range(len(SMALL) - 1) for kind in ("weights", "biases")]
+    if not isinstance(start, dict) or not all(isinstance(start.get(k), torch.Tensor) for k in keys):
+        raise Feedback(f"MLP({SMALL}).state_dict() lacks the parameters {keys} (see the MLP parameter checks), "
+                       "so train() cannot be checked for determinism")
     second = student.MLP(SMALL)
     second.load_state_dict(start)  # both start from the same weights, whatever the init uses
     states = []
     for model, disturb in ((first, 101), (second, 202)):
         student.seed(disturb)  # a different global RNG state before each call: train must seed itself
         trained = _trained(student.train(model, x, y, epochs=2, lr=1e-3, batch_size=64, seed=11), model)
-        states.append(trained.state_dict())
-    for key in start:
+        state = trained.state_dict()
+        states.append(state if isinstance(state, dict) else {})
+    for key in keys:
         a, b = states[0].get(key), states[1].get(key)
         if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
                 and torch.equal(a, b)):
