@@ -173,6 +173,7 @@ class WorkerProcess:
         # Without namespaces the worker is a plain child: as root, it must not stay root (rlimits
         # on processes do not bind root, and root can rewrite the results and the grader itself).
         drop = _sandbox_uid() if self.level != FULL and os.geteuid() == 0 and reduced_can_drop_root() else None
+        self._uid = drop
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=req_r, stdout=out_w, stderr=out_w,
@@ -203,7 +204,8 @@ class WorkerProcess:
             pass
 
     def kill(self) -> None:
-        """Kill the worker and everything it started (the PID namespace dies with its init)."""
+        """Kill the worker and everything it started (the PID namespace dies with its init; without
+        one, everything of the worker's own uid, setsid() escapees included)."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -212,6 +214,8 @@ class WorkerProcess:
             self.proc.kill()
         except ProcessLookupError:
             pass
+        if self._uid is not None:
+            _kill_uid(self._uid)
         self.wait(10)
         _close(self.req_w, self.rep_r)
         self._out.join()
@@ -396,9 +400,58 @@ def _set_limits(limits: Limits, nproc: int, cap_address_space: bool, uid: int | 
         os.setresuid(uid, uid, uid)
 
 
+UID_BASE, UID_COUNT = 61000, 3000
+_UIDS: dict[int, int] = {}  # grading process -> the uid it holds (a lock file open for its life)
+
+
 def _sandbox_uid() -> int:
-    # A uid of its own per grader process, so parallel workers do not share a process limit.
-    return 61000 + os.getpid() % 3000
+    """A uid of its own per grading process, held with a lock for the process's life: two gradings
+    alive at once never share one (a shared uid shares the process limit, and without namespaces
+    the grader kills every process of the uid when it kills the worker)."""
+    pid = os.getpid()
+    if pid not in _UIDS:
+        _UIDS[pid] = _claim_uid(pid)
+    return _UIDS[pid]
+
+
+def _claim_uid(pid: int) -> int:
+    folder = os.path.join(tempfile.gettempdir(), f"mlgrader-uids-{os.geteuid()}")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+        if st.st_uid != os.geteuid() or not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o077:
+            raise OSError("not a private folder")
+        for n in range(UID_COUNT):
+            uid = UID_BASE + (pid + n) % UID_COUNT
+            fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return uid  # fd stays open: the lock lasts as long as this process
+            except OSError:
+                os.close(fd)
+    except OSError:
+        pass
+    return UID_BASE + pid % UID_COUNT
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of a uid, sent as that uid (what a PID namespace does where there is none)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            for _ in range(50):  # again while processes it just missed were still forking
+                os.kill(-1, signal.SIGKILL)
+        except BaseException:
+            pass
+        finally:
+            os._exit(0)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _environment(spec: SandboxSpec, rep_fd: int, level: str) -> dict:

@@ -194,3 +194,47 @@ def ask():
         for s in students:
             s.close()
         zygote.close()
+
+
+# -- a uid of its own per grading process, and a way to kill all of it ---------------------------------
+
+def test_two_gradings_alive_at_once_never_share_a_uid():
+    import subprocess
+    import sys
+
+    code = "import sys, time; from grader.sandbox import _claim_uid; print(_claim_uid(12345), flush=True); {}"
+    holder = subprocess.Popen([sys.executable, "-c", code.format("time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        first = holder.stdout.readline().strip()
+        second = subprocess.run([sys.executable, "-c", code.format("")], capture_output=True, text=True,
+                                timeout=60).stdout.strip()
+        assert first and second and first != second  # the same pid modulo 3000, yet another uid
+    finally:
+        holder.kill()
+        holder.wait()
+    again = subprocess.run([sys.executable, "-c", code.format("")], capture_output=True, text=True, timeout=60)
+    assert again.stdout.strip() == first  # released when its holder ended
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="signalling another uid needs root")
+def test_killing_a_uid_reaches_processes_that_left_the_session():
+    import shutil
+    import subprocess
+
+    from grader.sandbox import _kill_uid, _sandbox_uid
+
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv")
+    uid = _sandbox_uid()  # held by this process: nobody else runs as it
+    marker = f"{os.getpid()}.7305"
+    subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/bin/sh", "-c",
+                      f"trap '' HUP TERM; sleep 300 {marker} & sleep 300 {marker}"], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    ps = lambda: subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout  # noqa: E731
+    assert marker in ps()
+    _kill_uid(uid)
+    deadline = time.monotonic() + 5
+    while marker in ps() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker not in ps()
