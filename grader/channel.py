@@ -234,6 +234,15 @@ class Student:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def connection(self) -> Connection:
+        started = time.monotonic()
+        try:
+            return self._connect()
+        finally:
+            # Starting (or restarting) the sandbox is the grader's time, not the current test's.
+            if self.test_deadline is not None:
+                self.test_deadline += time.monotonic() - started
+
+    def _connect(self) -> Connection:
         while self.conn is None:
             if self.restarts > MAX_RESTARTS:
                 raise WorkerCrashed("the sandbox crashed too many times; later calls are not run")
