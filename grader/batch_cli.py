@@ -129,13 +129,21 @@ class _exclusive:
         from grader.errors import UsageError
 
         self.out.mkdir(parents=True, exist_ok=True)
+        import time
+
         self.f = open(self.out / ".lock", "w")
-        try:
-            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.f.close()
-            raise UsageError(f"{self.out}: another `grade batch` is writing there") from None
-        return self
+        # Grading children of a run killed with -9 hold the lock for the seconds they take to exit
+        # (they are told to stop when their batch dies): wait for them before calling it taken.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.f.close()
+                    raise UsageError(f"{self.out}: another `grade batch` is writing there") from None
+                time.sleep(0.2)
 
     def __exit__(self, *exc):
         self.f.close()
