@@ -191,11 +191,12 @@ class _Runner:
             return  # CUDA does not survive fork()
         import torch  # noqa: F401  (imported here once, shared copy-on-write by every child)
 
-        import grader.pipeline  # noqa: F401
+        import grader.pipeline
         import grader.suites  # noqa: F401
         from grader.mnist import Mnist, find_data_dir
         from grader.reference import load_reference
 
+        grader.pipeline.warm_imports()  # before any fork, with no thread: every child starts warm
         if self.rubric.reference:
             load_reference(self.rubric.reference)
         spec = SandboxSpec(limits=Limits(threads=1), isolation=self.options.isolation,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,12 @@ class GradeOptions:
     gpu_device: str | None = None  # run the GPU section on this device (for testing the grader)
     isolation: str = "auto"  # "auto" | "bwrap" | "none"
     threads: int = 0  # torch threads in the worker; 0: all cores when grading one submission
+
+
+def warm_imports() -> None:
+    """What the grader's side of the suites would otherwise import mid-test: the first autograd.grad with
+    a cotangent (the reference's gradients) imports sympy, about 0.7 s."""
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
 
 def _threads(options: GradeOptions) -> int:
@@ -75,6 +82,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         from grader.suites import SuiteContext, run_suites
 
         torch.set_num_threads(_threads(options))
+        threading.Thread(target=warm_imports, name="warm-imports", daemon=True).start()
         reference = load_reference(rubric.reference) if rubric.reference else None
         timings.append(("grader imports and reference", time.perf_counter() - t))
         student = Student(submission, spec, call_timeout=rubric.call_timeout_s, prestarted=worker,

@@ -137,6 +137,7 @@ def _reap() -> None:
 
 def main() -> None:
     ctl = socket.socket(fileno=int(os.environ["GRADER_ZYGOTE_FD"]))
+    worker.warm_imports()  # once here, before any fork: every forked worker starts with them
     ctl.send(json.dumps({"ready": True, "torch": worker.torch.__version__}).encode())
     while True:
         try:

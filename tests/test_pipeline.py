@@ -78,11 +78,16 @@ def test_grader_error_results_json_is_valid():
     assert data["score"] == 0 and data["tests"][0]["name"] == "grader error"
 
 
-def test_console_script_runs(write):
+def test_console_script_runs(write, tmp_path):
+    """The console script ends with os._exit: output to a pipe, the JSON file and the exit code survive it."""
     sub = write("good.py", GOOD)
-    r = subprocess.run([sys.executable, "-m", "grader.cli", str(sub), "--rubric", str(TINY), "--threads", "1"],
-                       capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, "-m", "grader.cli", "--rubric", str(TINY), "--threads", "1"]
+    r = subprocess.run(cmd + [str(sub), "--json", str(tmp_path / "r.json")], capture_output=True, text=True,
+                       timeout=120)
     assert r.returncode == 0 and "Total: 5 / 5" in r.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["score"] == 5
+    missing = subprocess.run(cmd + [str(tmp_path / "missing.ipynb")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
 def test_second_assignment_release_and_reference(tmp_path, tiny_rubric):
