@@ -11,6 +11,7 @@ import torch
 
 from grader.channel import Remote
 from grader.compare import Feedback, describe, expect_close, expect_finite, expect_tensor
+from grader.weights import load_weights, mlp_weights
 
 T = 60  # the first CUDA call in the sandbox also starts CUDA (a few seconds)
 TOL = dict(rtol=1e-4, atol=1e-5)
@@ -77,19 +78,11 @@ def test_gpu_predict_accuracy(student, reference, rng, gpu_device):
                        f"got {describe(got) if type(got) is not float else f'{got:.6g}'}")
 
 
-def _weights(rng, sizes):
-    weights = {}
-    for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        weights[f"weights.{l}"] = torch.randn(d_in, d_out, generator=rng) / math.sqrt(d_in)
-        weights[f"biases.{l}"] = torch.randn(d_out, generator=rng) * 0.1
-    return weights
-
-
 def test_gpu_mlp_forward(student, reference, rng, gpu_device):
     sizes = (784, 32, 16, 10)
-    weights = _weights(rng, sizes)
+    weights = mlp_weights(rng, sizes)
     model = student.MLP(sizes, activation="tanh")
-    model.load_state_dict(weights)
+    load_weights(model, weights)
     moved = model.to(gpu_device, timeout=T)
     if not isinstance(moved, Remote):
         raise Feedback(f"model.to({gpu_device!r}) returned {describe(moved)}, expected the model")

@@ -7,6 +7,7 @@ import torch
 
 from grader.channel import StudentError, redact
 from grader.compare import Feedback, close, describe, expect_close, expect_finite, expect_tensor
+from grader.weights import in_contract_layout, load_weights, mlp_weights
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
@@ -117,22 +118,16 @@ def test_mlp_default_sizes(student):
 
 # -- MLP: forward and backward with the same weights as the reference ------------------------------
 
-def _weights(rng, sizes):
-    weights = {}
-    for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        weights[f"weights.{l}"] = torch.randn(d_in, d_out, generator=rng) / math.sqrt(d_in)
-        weights[f"biases.{l}"] = torch.randn(d_out, generator=rng) * 0.1
-    return weights
-
-
 def _models(student, reference, rng, activation, sizes=SIZES):
-    weights = _weights(rng, sizes)
+    """The student's and the reference's MLP with the same weights; a model storing W_l transposed gets
+    them transposed (it loses the parameter check, not these). Also returns the keys it stores so."""
+    weights = mlp_weights(rng, sizes)
     model = student.MLP(sizes, activation=activation)
-    model.load_state_dict(weights)
+    swapped = load_weights(model, weights)
     with torch.random.fork_rng(devices=[]):  # the reference's init must not disturb anything else
         ref = reference.MLP(sizes, activation=activation)
     ref.load_state_dict(weights)
-    return model, ref, weights
+    return model, ref, weights, swapped
 
 
 def _manual_logits(weights, x, act, last_act=False, hidden_act=True):
@@ -168,7 +163,7 @@ def _matches_own_functions(student, got, weights, x, activation):
 @pytest.mark.parametrize("n", [1, 20], ids=["N1", "N20"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_mlp_forward(student, reference, rng, activation, n):
-    model, ref, weights = _models(student, reference, rng, activation)
+    model, ref, weights, _ = _models(student, reference, rng, activation)
     x = torch.rand(n, SIZES[0], generator=rng) * 2 - 1
     with torch.no_grad():
         expected = ref(x)
@@ -192,7 +187,7 @@ def test_mlp_forward(student, reference, rng, activation, n):
 
 
 def test_mlp_call_is_forward(student, reference, rng):
-    model, _, _ = _models(student, reference, rng, "relu")
+    model, _, _, _ = _models(student, reference, rng, "relu")
     x = torch.rand(3, SIZES[0], generator=rng) * 2 - 1
     forward = expect_tensor(model.forward(x), what="model.forward(x) for x of shape (3, 784)", shape=(3, SIZES[-1]))
     # Two calls that return the same constant agree vacuously: the logits of three different
@@ -206,10 +201,11 @@ def test_mlp_call_is_forward(student, reference, rng):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_mlp_gradients(student, reference, rng, activation):
-    model, ref, _ = _models(student, reference, rng, activation)
+    model, ref, _, swapped = _models(student, reference, rng, activation)
     x = torch.rand(8, SIZES[0], generator=rng) * 2 - 1
     cotangent = torch.randn(8, SIZES[-1], generator=rng)
     out, _, grads = student.vjp((model, "forward"), [x], wrt=[], cotangent=cotangent, params=True)
+    grads = in_contract_layout(grads, swapped)
     value = ref(x)
     expected = dict(zip((k for k, _ in ref.named_parameters()),
                         torch.autograd.grad(value, list(ref.parameters()), cotangent)))
