@@ -54,6 +54,13 @@ class SandboxSpec:
     gpu: bool = False
     isolation: str = "auto"  # "auto" | "bwrap" | "none"
 
+    def __post_init__(self):
+        # The sandbox starts in another working directory: a relative folder would name nothing there.
+        for name in ("mnist_raw_dir", "submission_dir"):
+            value = getattr(self, name)
+            if value:
+                object.__setattr__(self, name, os.path.abspath(value))
+
 
 @functools.lru_cache(maxsize=None)
 def bwrap_works() -> bool:
