@@ -376,8 +376,10 @@ class Student:
     def seed(self, n: int) -> None:
         self.request("seed", int(n), label="seeding")
 
-    def mnist(self, name: str) -> "Remote":
-        return self.request("mnist", name, label=f"loading MNIST {name}", timeout=60)
+    def mnist(self, name: str, count: int | None = None) -> "Remote":
+        """A fresh copy, in the sandbox, of MNIST's `name` (its first `count` records when given)."""
+        value = name if count is None else [name, int(count)]
+        return self.request("mnist", value, label=f"loading MNIST {name}", timeout=60)
 
     def fit(self, model: "Remote", *, loss: str, images, labels, epochs: int, lr: float,
             batch_size: int, seed: int, timeout: float):

@@ -58,7 +58,7 @@ class Worker:
         sys.modules["submission"] = self.module
         self.handles: dict[int, object] = {}
         self.next_handle = 1
-        self.mnist_cache: dict[str, torch.Tensor] = {}
+        self.mnist_cache: dict[tuple[str, int], torch.Tensor] = {}
 
     # -- handles -------------------------------------------------------------------------------
     def to_handle(self, obj) -> protocol.Handle:
@@ -183,23 +183,28 @@ class Worker:
         return None
 
     def op_mnist(self, _body, value):
-        return self.to_handle(self.mnist(str(value)))
+        name, count = (value, None) if isinstance(value, str) else value
+        return self.to_handle(self.mnist(str(name), None if count is None else int(count)).clone())
 
-    def mnist(self, name: str) -> torch.Tensor:
-        """MNIST as one tensor, normalised and flattened once by the grader (not by student code)."""
-        files = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
-                 "test_images": "t10k-images-idx3-ubyte"}
-        if name not in self.mnist_cache:
-            path = os.path.join(os.environ.get("GRADER_MNIST_DIR", "/data/MNIST/raw"), files[name])
+    def mnist(self, name: str, count: int | None = None) -> torch.Tensor:
+        """The first `count` MNIST records (all by default) as one tensor, normalised and flattened once
+        by the grader (not by student code); only those records are read from disk."""
+        files = {"train_images": ("train-images-idx3-ubyte", 16, 784, 60000),
+                 "train_labels": ("train-labels-idx1-ubyte", 8, 1, 60000),
+                 "test_images": ("t10k-images-idx3-ubyte", 16, 784, 10000)}
+        fname, header, size, total = files[name]
+        count = total if count is None else max(0, min(count, total))
+        if (name, count) not in self.mnist_cache:
+            path = os.path.join(os.environ.get("GRADER_MNIST_DIR", "/data/MNIST/raw"), fname)
             with open(path, "rb") as f:
-                raw = bytearray(f.read())
-            if name.endswith("labels"):
-                t = torch.frombuffer(raw, dtype=torch.uint8, offset=8).to(torch.int64)
+                raw = bytearray(f.read(header + count * size))
+            t = torch.frombuffer(raw, dtype=torch.uint8, offset=header)
+            if size == 1:
+                t = t.to(torch.int64)
             else:
-                t = torch.frombuffer(raw, dtype=torch.uint8, offset=16).reshape(-1, 784)
-                t = t.to(torch.float32).div_(127.5).sub_(1.0)
-            self.mnist_cache[name] = t
-        return self.mnist_cache[name]
+                t = t.reshape(-1, size).to(torch.float32).div_(127.5).sub_(1.0)
+            self.mnist_cache[(name, count)] = t
+        return self.mnist_cache[(name, count)]
 
     def op_fit(self, _body, value):
         """The grader's own training loop, with the student's model and loss."""

@@ -10,9 +10,15 @@ from grader.compare import Feedback, describe, expect_finite, expect_tensor
 SMALL = (784, 32, 10)
 
 
-def _recipe(settings):
-    return dict(epochs=int(settings["mnist_epochs"]), lr=float(settings["mnist_lr"]),
+def _recipe(settings, lr_key="mnist_lr"):
+    return dict(epochs=int(settings["mnist_epochs"]), lr=float(settings[lr_key]),
                 batch_size=int(settings["mnist_batch_size"]), seed=int(settings["mnist_seed"]))
+
+
+def _train_set(student, settings):
+    """The first mnist_train_size training images and labels, a fresh copy in the sandbox."""
+    n = int(settings["mnist_train_size"])
+    return student.mnist("train_images", n), student.mnist("train_labels", n), n
 
 
 def _trained(got, model):
@@ -33,20 +39,21 @@ def test_train_mnist_accuracy(student, mnist, settings, record_property):
     """Your train() with your MLP: test accuracy after the recipe in the rubric's [settings]."""
     r = _recipe(settings)
     student.seed(r["seed"])
-    model = student.MLP(tuple(settings["mnist_sizes"]))
-    images, labels = student.mnist("train_images"), student.mnist("train_labels")
-    call = f"train(model, images, labels, epochs={r['epochs']}, lr={r['lr']}, batch_size={r['batch_size']}, " \
-           f"seed={r['seed']})"
+    sizes = tuple(settings["mnist_sizes"])
+    model = student.MLP(sizes)
+    images, labels, n = _train_set(student, settings)
+    call = f"MLP({sizes}) trained by train(model, the first {n} MNIST training images and labels, " \
+           f"epochs={r['epochs']}, lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
     trained = _trained(student.train(model, images, labels, **r, timeout=float(settings["train_timeout_s"])), model)
     _test_accuracy(student, mnist, trained, settings, record_property, call)
 
 
 def test_fit_mnist_accuracy(student, mnist, settings, record_property):
     """Your MLP and mle_loss, trained by the grader's own Adam loop: checks the model and loss train well."""
-    r = _recipe(settings)
+    r = _recipe(settings, "fit_lr")
     student.seed(r["seed"])
     model = student.MLP(tuple(settings["mnist_sizes"]))
-    images, labels = student.mnist("train_images"), student.mnist("train_labels")
+    images, labels, _ = _train_set(student, settings)
     trained = student.fit(model, loss="mle_loss", images=images, labels=labels, **r,
                           timeout=float(settings["train_timeout_s"]))
     trained = _trained(trained, model)
