@@ -1,7 +1,8 @@
 # MNIST MLP assignment
 # Correct variant (b) of the corpus: torch.where branches, rows stacked by hand, torch.eye one-hot,
 # relu as x * (x > 0), leaky as torch.maximum, an MLP that keeps its activation by name, einsum
-# layers, a loss through one_hot, and manual batching with a torch.Generator and Adam.
+# layers, a loss through one_hot, and manual batching with a torch.Generator and plain SGD (the spec
+# allows any torch.optim optimizer; the grader's lr must suit it too).
 
 import torch
 import torch.nn as nn
@@ -101,7 +102,7 @@ def accuracy(logits, targets):
 def train(model, images, labels, *, epochs=3, lr=1e-3, batch_size=128, seed=0):
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     history = []
     n = len(images)
     for epoch in range(epochs):
