@@ -189,21 +189,30 @@ class _Runner:
 
         if self.options.gpu != "off" or not hasattr(os, "fork"):
             return  # CUDA does not survive fork()
-        import torch  # noqa: F401  (imported here once, shared copy-on-write by every child)
-
-        import grader.pipeline
-        import grader.suites  # noqa: F401
         from grader.mnist import Mnist, find_data_dir
-        from grader.reference import load_reference
 
-        grader.pipeline.warm_imports()  # before any fork, with no thread: every child starts warm
-        if self.rubric.reference:
-            load_reference(self.rubric.reference)
         spec = SandboxSpec(limits=Limits(threads=1), isolation=self.options.isolation,
                            mnist_raw_dir=str(Mnist(find_data_dir(self.options.data_dir)).raw_dir)
                            if self.rubric.needs_mnist else None)
-        if Zygote.usable(spec):
-            batch_child.ZYGOTE = Zygote(spec)
+        # The template imports torch on one core while this process warms up on the other.
+        zygote = Zygote(spec, wait=False) if Zygote.usable(spec) else None
+        try:
+            import torch  # noqa: F401  (imported here once, shared copy-on-write by every child)
+
+            import grader.pipeline
+            import grader.suites  # noqa: F401
+            from grader.reference import load_reference
+
+            grader.pipeline.warm_imports()  # before any fork, with no thread: every child starts warm
+            if self.rubric.reference:
+                load_reference(self.rubric.reference)
+            if zygote is not None:
+                zygote.wait_ready()
+        except BaseException:
+            if zygote is not None:
+                zygote.close()
+            raise
+        batch_child.ZYGOTE = zygote
         self.forking = True
 
     def close(self) -> None:

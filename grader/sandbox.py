@@ -247,7 +247,8 @@ class Zygote:
     without paying for a new interpreter and `import torch`. Needs root; callers check `usable`.
     """
 
-    def __init__(self, spec: SandboxSpec):
+    def __init__(self, spec: SandboxSpec, *, wait: bool = True):
+        """Start the template; with wait=False the caller does other work and then calls wait_ready()."""
         self.spec = spec
         self.level = FULL
         self._lock = threading.Lock()
@@ -270,6 +271,14 @@ class Zygote:
             theirs.close()
             os.close(out_w)
         self._out = _Output(out_r)
+        self._ready = False
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Block until the template has imported torch and says it is ready (once)."""
+        if self._ready:
+            return
         self.ctl.settimeout(120)
         try:
             hello = json.loads(self.ctl.recv(65536) or b"{}")
@@ -280,6 +289,7 @@ class Zygote:
             tail = bytes(self._out.output[-2000:]).decode("utf-8", "replace")
             raise InfrastructureError(f"the sandbox template did not start\n{tail}")
         self.ctl.settimeout(30)
+        self._ready = True
 
     @staticmethod
     def usable(spec: SandboxSpec) -> bool:
