@@ -60,10 +60,10 @@ def reference_source():
     return generate.reference_source()
 
 
-def _grade(path, rubric, data_dir):
+def _grade(path, rubric, data_dir, **gpu):
     from grader.pipeline import GradeOptions, grade
 
-    return grade(path, rubric, GradeOptions(data_dir=data_dir, threads=1, gpu="off"))
+    return grade(path, rubric, GradeOptions(data_dir=data_dir, threads=1, **(gpu or {"gpu": "off"})))
 
 
 def _summary(result) -> str:
@@ -119,7 +119,8 @@ def test_mutant_gets_its_exact_score(mutant, tmp_path, data_dir, rubric, referen
 
 @pytest.mark.parametrize("path", CORRECT, ids=[p.name for p in CORRECT])
 def test_correct_variant_gets_full_marks(path, data_dir, rubric):
-    result = _grade(path, rubric, data_dir)
+    # The GPU section too, run on the CPU: its checks must not depend on how a correct answer is written.
+    result = _grade(path, rubric, data_dir, gpu="on", gpu_device="cpu")
     assert result.error is None, result.error
-    assert result.score == result.max_score == 100, _summary(result)
+    assert result.score == result.max_score == 105, _summary(result)
     assert all(i.status == "passed" for i in result.items if i.max_score > 0), _summary(result)
