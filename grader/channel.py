@@ -359,12 +359,26 @@ class Student:
 
     def trace(self, name: str, *args, timeout: float | None = None, **kwargs):
         """Call `name` and also return the torch functions it used (for from-the-formula checks)."""
+        out, names, _ = self._traced(name, args, kwargs, (), timeout)
+        return out, names
+
+    def counting(self, name: str, *args, watch: tuple[str, ...], timeout: float | None = None, **kwargs):
+        """Call `name` and also return how often it called each of the student's functions in `watch`."""
+        out, _, counts = self._traced(name, args, kwargs, watch, timeout)
+        return out, counts
+
+    def _traced(self, name, args, kwargs, watch, timeout):
         reply = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
-                             timeout=timeout, target=name)
-        # What the sandbox reports (a patched worker can report anything) is checked and is only text.
-        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list)):
+                             timeout=timeout, target=name, watch=list(watch))
+        # What the sandbox reports (a patched worker can report anything) is checked and is only text
+        # and counts.
+        if not (isinstance(reply, list) and len(reply) == 3 and isinstance(reply[1], list)
+                and isinstance(reply[2], dict)):
             raise SubmissionFault(f"{name}(): the sandbox sent a malformed trace")
-        return reply[0], tuple(redact(n, 120) for n in reply[1] if isinstance(n, str))
+        counts = {w: reply[2].get(w) for w in watch}
+        if not all(type(c) is int and c >= 0 for c in counts.values()):
+            raise SubmissionFault(f"{name}(): the sandbox sent malformed call counts")
+        return reply[0], tuple(redact(n, 120) for n in reply[1] if isinstance(n, str)), counts
 
     def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):
         """Output and vector-Jacobian products of a student function (or Remote method)."""

@@ -143,9 +143,16 @@ class Worker:
 
         args, kwargs = value
         fn = self.target(body)
-        with Recorder():
-            out = fn(*args, **kwargs)
-        return [out, sorted(names)]
+        counts = {str(n): 0 for n in body.get("watch") or ()}
+        saved = {n: self.module.__dict__[n] for n in counts if callable(self.module.__dict__.get(n))}
+        for n, original in saved.items():
+            self.module.__dict__[n] = _counting(original, counts, n)
+        try:
+            with Recorder():
+                out = fn(*args, **kwargs)
+        finally:
+            self.module.__dict__.update(saved)
+        return [out, sorted(names), counts]
 
     def op_vjp(self, body, value):
         args, kwargs, wrt, cotangent, with_params = value
@@ -230,6 +237,14 @@ class Worker:
                 loss.backward()
                 optimizer.step()
         return model
+
+
+def _counting(fn, counts: dict, name: str):
+    """fn, counting its calls in counts[name]: which of the student's own functions another one uses."""
+    def counted(*args, **kwargs):
+        counts[name] += 1
+        return fn(*args, **kwargs)
+    return counted
 
 
 def _place(t: torch.Tensor, device: str) -> torch.Tensor:

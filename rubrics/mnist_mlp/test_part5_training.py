@@ -101,6 +101,24 @@ def test_train_reduces_loss(student, rng):
                        "with the gradients of mle_loss?")
 
 
+def test_train_uses_mle_loss_per_minibatch(student, rng):
+    """The spec: minibatch training with your own mle_loss, so one call of it per minibatch at least."""
+    x, y = _synthetic(rng, n=512)
+    student.seed(9)
+    model = student.MLP(SMALL)
+    start_from_grader_weights(model, SMALL, 9)
+    call = "train(model, x, y, epochs=2, lr=1e-3, batch_size=64, seed=9) on 512 samples"
+    _, counts = student.counting("train", model, x, y, epochs=2, lr=1e-3, batch_size=64, seed=9,
+                                 watch=("mle_loss",))
+    calls, batches = counts["mle_loss"], 2 * 512 // 64
+    if calls == 0:
+        raise Feedback(f"{call} never called your mle_loss; train must score each minibatch with your own "
+                       "mle_loss (not F.cross_entropy or nn.CrossEntropyLoss)")
+    if calls < batches:
+        raise Feedback(f"{call} called your mle_loss {calls} times; 2 epochs of 512 samples in minibatches of "
+                       f"64 are {batches} minibatches, one mle_loss and optimizer step each: is batch_size used?")
+
+
 def test_train_returns_model(student, rng):
     x, y = _synthetic(rng, n=256)
     student.seed(5)
