@@ -7,6 +7,7 @@ the grader validates every reply and judges nothing here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -147,8 +148,9 @@ class Worker:
         saved = {n: self.module.__dict__[n] for n in counts if callable(self.module.__dict__.get(n))}
         for n, original in saved.items():
             self.module.__dict__[n] = _counting(original, counts, n)
+        # Counting calls needs no record of torch functions, which would slow every op of a training.
         try:
-            with Recorder():
+            with contextlib.nullcontext() if counts else Recorder():
                 out = fn(*args, **kwargs)
         finally:
             self.module.__dict__.update(saved)
