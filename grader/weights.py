@@ -44,6 +44,14 @@ def load_weights(model, weights: dict[str, torch.Tensor]) -> frozenset[str]:
     return swapped
 
 
+def mlp_from_grader_weights(student, sizes, seed: int):
+    """student.MLP(sizes) after student.seed(seed), started from the grader's weights for that seed."""
+    student.seed(seed)
+    model = student.MLP(tuple(sizes))
+    start_from_grader_weights(model, sizes, seed)
+    return model
+
+
 def start_from_grader_weights(model, sizes, seed: int) -> None:
     """Load seeded contract weights (mlp_weights) into the model, in its layout, before a training check.
 

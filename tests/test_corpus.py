@@ -60,10 +60,10 @@ def reference_source():
     return generate.reference_source()
 
 
-def _grade(path, rubric, data_dir, **gpu):
+def _grade(path, rubric, data_dir, gpu="off", gpu_device=None):
     from grader.pipeline import GradeOptions, grade
 
-    return grade(path, rubric, GradeOptions(data_dir=data_dir, threads=1, **(gpu or {"gpu": "off"})))
+    return grade(path, rubric, GradeOptions(data_dir=data_dir, threads=1, gpu=gpu, gpu_device=gpu_device))
 
 
 def _summary(result) -> str:

@@ -11,7 +11,7 @@ import torch
 
 from grader.channel import Remote
 from grader.compare import Feedback, describe, expect_close, expect_finite, expect_tensor
-from grader.weights import load_weights, mlp_weights, start_from_grader_weights
+from grader.weights import load_weights, mlp_from_grader_weights, mlp_weights
 
 T = 60  # the first CUDA call in the sandbox also starts CUDA (a few seconds)
 TOL = dict(rtol=1e-4, atol=1e-5)
@@ -100,10 +100,8 @@ def test_gpu_mlp_forward(student, reference, rng, gpu_device):
 def test_gpu_train(student, rng, gpu_device):
     x = torch.rand(2000, 784, generator=rng) * 2 - 1
     y = (x @ torch.randn(784, 10, generator=rng)).argmax(dim=1)
-    student.seed(0)
-    model = student.MLP((784, 64, 10))
-    start_from_grader_weights(model, (784, 64, 10), 0)  # 16 plain-SGD steps from a tiny init barely move
-    model = model.to(gpu_device, timeout=T)
+    # From the grader's weights: 16 plain-SGD steps from a tiny init of the student's barely move.
+    model = mlp_from_grader_weights(student, (784, 64, 10), 0).to(gpu_device, timeout=T)
     xd, yd = x.to(gpu_device), y.to(gpu_device)
     before = model.forward(xd, timeout=T)
     expect_tensor(before, what=f"MLP.forward(x) on {gpu_device}", shape=(2000, 10), device=gpu_device)

@@ -6,7 +6,7 @@ import torch
 
 from grader.channel import Remote
 from grader.compare import Feedback, describe, expect_finite, expect_tensor
-from grader.weights import start_from_grader_weights
+from grader.weights import mlp_from_grader_weights
 
 SMALL = (784, 32, 10)
 
@@ -39,14 +39,11 @@ def _test_accuracy(student, mnist, model, settings, record_property, what):
 def test_train_mnist_accuracy(student, mnist, settings, record_property):
     """Your train() with your MLP from the grader's weights: test accuracy after the rubric's recipe."""
     r = _recipe(settings)
-    student.seed(r["seed"])
     sizes = tuple(settings["mnist_sizes"])
-    model = student.MLP(sizes)
-    start_from_grader_weights(model, sizes, r["seed"])
+    model = mlp_from_grader_weights(student, sizes, r["seed"])
     images, labels, n = _train_set(student, settings)
     call = f"MLP({sizes}) from the grader's weights, trained by train(model, the first {n} MNIST training images " \
-           f"and labels, " \
-           f"epochs={r['epochs']}, lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
+           f"and labels, epochs={r['epochs']}, lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
     trained = _trained(student.train(model, images, labels, **r, timeout=float(settings["train_timeout_s"])), model)
     _test_accuracy(student, mnist, trained, settings, record_property, call)
 
@@ -54,10 +51,7 @@ def test_train_mnist_accuracy(student, mnist, settings, record_property):
 def test_fit_mnist_accuracy(student, mnist, settings, record_property):
     """Your MLP and mle_loss, trained by the grader's own Adam loop: checks the model and loss train well."""
     r = _recipe(settings, "fit_lr")
-    student.seed(r["seed"])
-    sizes = tuple(settings["mnist_sizes"])
-    model = student.MLP(sizes)
-    start_from_grader_weights(model, sizes, r["seed"])
+    model = mlp_from_grader_weights(student, settings["mnist_sizes"], r["seed"])
     images, labels, _ = _train_set(student, settings)
     trained = student.fit(model, loss="mle_loss", images=images, labels=labels, **r,
                           timeout=float(settings["train_timeout_s"]))
@@ -81,9 +75,7 @@ def _loss(logits, labels):
 
 def test_train_reduces_loss(student, rng):
     x, y = _synthetic(rng)
-    student.seed(3)
-    model = student.MLP(SMALL)
-    start_from_grader_weights(model, SMALL, 3)
+    model = mlp_from_grader_weights(student, SMALL, 3)
     before = model.forward(x)
     expect_tensor(before, what="MLP((784, 32, 10)).forward(x)", shape=(x.shape[0], 10))
     call = "train(model, x, y, epochs=3, lr=1e-2, batch_size=128, seed=3)"
@@ -97,16 +89,13 @@ def test_train_reduces_loss(student, rng):
     if not l1 < l0 - 0.005:
         raise Feedback(f"{call} on 1024 easy synthetic samples barely changed the training loss "
                        f"from the grader's weights ({l0:.4f} before, {l1:.4f} after); are the optimizer steps taken "
-                       "on model.parameters() "
-                       "with the gradients of mle_loss?")
+                       "on model.parameters() with the gradients of mle_loss?")
 
 
 def test_train_uses_mle_loss_per_minibatch(student, rng):
     """The spec: minibatch training with your own mle_loss, so one call of it per minibatch at least."""
     x, y = _synthetic(rng, n=512)
-    student.seed(9)
-    model = student.MLP(SMALL)
-    start_from_grader_weights(model, SMALL, 9)
+    model = mlp_from_grader_weights(student, SMALL, 9)
     call = "train(model, x, y, epochs=2, lr=1e-3, batch_size=64, seed=9) on 512 samples"
     _, counts = student.counting("train", model, x, y, epochs=2, lr=1e-3, batch_size=64, seed=9,
                                  watch=("mle_loss",))
