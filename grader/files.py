@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -44,3 +45,8 @@ def tree_sha256(*paths: str | Path) -> str:
             elif p.is_file():
                 h.update(b"F" + name + b"\0" + hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()
+
+
+def write_json(data: dict, path: str | Path) -> None:
+    """JSON, indented, written atomically: a reader never sees half a file."""
+    write_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import InfrastructureError, SubmissionError
-from grader.load import load_submission
-from grader.mnist import Mnist, find_data_dir
+from grader.load.mnist import Mnist, find_data_dir
+from grader.load.submission import load_submission
 from grader.results import GradeResult, ItemResult
 from grader.rubric import Rubric, score_items
-from grader.sandbox import Limits, SandboxSpec, WorkerProcess, describe_isolation, isolation_level
+from grader.sandbox.host import describe_isolation, isolation_level
+from grader.sandbox.process import WorkerProcess
+from grader.sandbox.spec import Limits, SandboxSpec
 
 # torch, pytest and the reference are imported inside grade(), after the sandbox has started, so
 # the worker's own `import torch` runs alongside the grader's instead of after it.
@@ -77,9 +79,9 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         t = time.perf_counter()
         import torch
 
-        from grader.channel import Student
-        from grader.reference import load_reference
-        from grader.suites import SuiteContext, run_suites
+        from grader.load.reference import load_reference
+        from grader.suites.runner import SuiteContext, run_suites
+        from grader.suites.student import Student
 
         torch.set_num_threads(_threads(options))
         threading.Thread(target=warm_imports, name="warm-imports", daemon=True).start()

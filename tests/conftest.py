@@ -49,9 +49,9 @@ def write(tmp_path):
 @pytest.fixture
 def sandboxed(tmp_path):
     """sandboxed(source, **spec) -> a Student running `source` in the sandbox; closed afterwards."""
-    from grader.channel import Student
-    from grader.load import load_submission
-    from grader.sandbox import Limits, SandboxSpec
+    from grader.load.submission import load_submission
+    from grader.sandbox.spec import Limits, SandboxSpec
+    from grader.suites.student import Student
 
     made = []
 

@@ -33,14 +33,16 @@ except ModuleNotFoundError:  # Python 3.10
 import pytest
 import torch
 
-from grader.files import tree_sha256
-from grader.pipeline import GradeOptions, grade
-from grader.report_gradescope import to_results_json, write_json
-from grader.rubric import find_rubric, load_rubric
-from grader.sandbox import Limits, SandboxSpec, Zygote, _sandbox_uid, bwrap_works
-from grader.suites import seed_for
-
 from conftest import PROJECT, TINY
+from grader.files import tree_sha256, write_json
+from grader.pipeline import GradeOptions, grade
+from grader.report.gradescope import to_results_json
+from grader.rubric import find_rubric, load_rubric
+from grader.sandbox.forked import Zygote
+from grader.sandbox.host import bwrap_works
+from grader.sandbox.spec import Limits, SandboxSpec
+from grader.sandbox.uids import sandbox_uid
+from grader.suites.runner import seed_for
 
 pytestmark = pytest.mark.slow
 
@@ -158,7 +160,7 @@ def _ps() -> list[tuple[int, str]]:
 
 def _left_running(marker: str | None) -> list[str]:
     """Processes of this case still alive, after giving the kernel a moment to reap them."""
-    uid = _sandbox_uid() if os.geteuid() == 0 else None
+    uid = sandbox_uid() if os.geteuid() == 0 else None
     left: list[str] = []
     for _ in range(50):
         left = [args for u, args in _ps()
@@ -363,7 +365,7 @@ LIVE = ("read_rubric", "read_reference", "symlink_folder", "loopback_network")
 
 @pytest.mark.parametrize("name", LIVE)
 def test_the_attack_works_where_the_sandbox_is_missing(name, rubrics, tmp_path):
-    from grader.sandbox import reduced_can_drop_root
+    from grader.sandbox.host import reduced_can_drop_root
 
     if os.geteuid() == 0 and reduced_can_drop_root():
         pytest.skip("without namespaces this grader runs student code as another uid: what that uid can "

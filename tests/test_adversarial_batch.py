@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.pipeline import GradeOptions, grade
-
 from conftest import PROJECT, TINY
+from grader.pipeline import GradeOptions, grade
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +75,8 @@ def _class(folder: Path, programs: dict[str, tuple[str, str]]) -> dict[str, str]
 
 def _alone(tmp_path: Path, programs, rubric) -> dict[str, dict[str, float]]:
     """Each program graded on its own by grade(), in this process: item name -> score."""
-    from grader.sandbox import Limits, SandboxSpec, Zygote
+    from grader.sandbox.forked import Zygote
+    from grader.sandbox.spec import Limits, SandboxSpec
 
     spec = SandboxSpec(limits=Limits(threads=1))
     zygote = Zygote(spec) if Zygote.usable(spec) else None  # as the batch does, without its import cost

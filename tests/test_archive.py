@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.archive import Caps, open_source, safe_extract
+from grader.batch.source import Caps, open_source, safe_extract
 from grader.errors import UsageError
 
 FILES = {"ada": b"def mean(x):\n    return x.mean()\n", "ben": b"def mean(x):\n    return x.sum()\n",
@@ -169,7 +169,7 @@ def test_bytes_are_counted_while_extracting(tmp_path):
     """However the zip reader behaves, an entry yielding more than it declared is cut off and removed."""
     import io
 
-    from grader.archive import _copy_entry
+    from grader.batch.source import _copy_entry
 
     class Lying:
         def open(self, info):

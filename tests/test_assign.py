@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from grader.assign import make_release, strip_solutions
+from grader.authoring.assign import make_release, strip_solutions
 from grader.errors import ConfigError
 from grader.rubric import find_rubric
 

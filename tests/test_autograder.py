@@ -13,11 +13,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.autograder import build_package
+from conftest import PROJECT, TINY
+from grader.authoring.gradescope import build_package
 from grader.cli import main
 from grader.rubric import find_rubric
-
-from conftest import PROJECT, TINY
 
 SCHEMA = json.loads((PROJECT / "tests" / "fixtures" / "gradescope_results.schema.json").read_text())
 GOOD = "import torch\ndef mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n    return x.clamp(lo, hi)\n"
@@ -36,7 +35,7 @@ def test_package_layout(package):
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         setup = zf.read("setup.sh").decode()
         run = zf.read("run_autograder").decode()
-    assert {"setup.sh", "run_autograder", "requirements.txt", "grader/pipeline.py", "grader/worker.py",
+    assert {"setup.sh", "run_autograder", "requirements.txt", "grader/pipeline.py", "grader/inside/worker.py",
             "rubrics/tiny/rubric.toml", "rubrics/tiny/test_tiny.py"} <= names
     reference = find_rubric_reference()
     assert reference in names  # at the path the rubric names, relative to the package root

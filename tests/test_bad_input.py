@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader.errors import SubmissionError
-from grader.load import MAX_SUBMISSION_BYTES, Submission, load_submission
+from grader.load.submission import MAX_SUBMISSION_BYTES, Submission, load_submission
 from grader.pipeline import GradeOptions, grade
 
 OPTIONS = GradeOptions(threads=1, gpu="off")

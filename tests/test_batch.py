@@ -6,10 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+import re
 import shutil
 import signal
-import re
 import subprocess
 import sys
 import time
@@ -19,14 +18,20 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-
-from grader.archive import open_source
-from grader.batch import BatchOptions, content_sha256, grade_class, journal_key, rubric_sha256
-from grader.cli import main
-from grader.report_csv import number, write_grades_csv
+from test_archive import canvas_entries, gradescope_entries, make_zip, moodle_entries
 
 from conftest import PROJECT, TINY
-from test_archive import canvas_entries, gradescope_entries, make_zip, moodle_entries
+from grader.batch.engine import (
+    BatchOptions,
+    content_sha256,
+    grade_class,
+    journal_key,
+    rubric_sha256,
+)
+from grader.batch.source import open_source
+from grader.cli import main
+from grader.report.common import number
+from grader.report.gradebook import write_grades_csv
 
 SCHEMA = json.loads((PROJECT / "tests" / "fixtures" / "gradescope_results.schema.json").read_text())
 GOOD = "import torch\ndef mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n    return x.clamp(lo, hi)\n"
@@ -199,7 +204,7 @@ def _wait_for_no_children(out: Path, timeout: float = 30) -> None:
                 args = cmdline.read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"grader.batch_child" in args and any(str(out).encode() in a for a in args):
+            if b"grader.batch.child" in args and any(str(out).encode() in a for a in args):
                 alive.append(cmdline.parent.name)
         if not alive:
             return
@@ -299,7 +304,7 @@ def test_failures_are_results_and_infrastructure_failures_are_retried(tmp_path, 
     "needs regrade" with no score; the next run grades it and only it."""
     from rich.console import Console
 
-    from grader import batch
+    from grader.batch import engine as batch
 
     folder = tmp_path / "class"
     folder.mkdir()

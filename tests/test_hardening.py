@@ -5,19 +5,16 @@ Each test names the mechanism that closes a hole, without a sandbox where it can
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import time
 
 import pytest
-import torch
 
-from grader import protocol
-from grader.channel import StudentError, redact, type_name
 from grader.errors import InfrastructureError, SubmissionError
-from grader.load import MAX_STATEMENTS, load_submission
-
+from grader.inside import protocol
+from grader.load.submission import MAX_STATEMENTS, load_submission
+from grader.sandbox.faults import StudentError, redact, type_name
 
 # -- feedback cannot echo hidden inputs, and redaction cannot hang the grader -------------------------
 
@@ -114,13 +111,15 @@ def test_pytest_settings_in_the_environment_do_not_reach_the_hidden_suites(write
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader drops privilege")
 def test_reduced_isolation_as_root_runs_the_worker_as_another_uid(tmp_path, monkeypatch):
-    from grader import sandbox
-    from grader.channel import Student
+    from grader.sandbox import host, process
+    from grader.sandbox.spec import REDUCED, SandboxSpec
+    from grader.suites.student import Student
 
-    monkeypatch.setattr(sandbox, "reduced_can_drop_root", lambda: True)
+    monkeypatch.setattr(process, "reduced_can_drop_root", lambda: True)
+    monkeypatch.setattr(host, "reduced_can_drop_root", lambda: True)
     path = tmp_path / "ids.py"
     path.write_text("import os\ndef ids():\n    return [os.getuid(), os.geteuid(), os.getgid()]\n")
-    student = Student(load_submission(path, keep="all"), sandbox.SandboxSpec(isolation="none"),
+    student = Student(load_submission(path, keep="all"), SandboxSpec(isolation="none"),
                       call_timeout=60, total_seconds=120)
     try:
         ids = student.ids()
@@ -132,15 +131,17 @@ def test_reduced_isolation_as_root_runs_the_worker_as_another_uid(tmp_path, monk
         assert 0 not in ids
     finally:
         student.close()
-    assert "unprivileged uid" in sandbox.describe_isolation(sandbox.REDUCED)
+    assert "unprivileged uid" in host.describe_isolation(REDUCED)
 
 
 # -- workers forked side by side (batch grading) cannot talk to each other ------------------------------
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="forked workers need root")
 def test_forked_workers_have_no_channel_between_them(tmp_path):
-    from grader.channel import Student
-    from grader.sandbox import Limits, SandboxSpec, Zygote, bwrap_works
+    from grader.sandbox.forked import Zygote
+    from grader.sandbox.host import bwrap_works
+    from grader.sandbox.spec import Limits, SandboxSpec
+    from grader.suites.student import Student
 
     if not bwrap_works():
         pytest.skip("forked workers need bubblewrap")
@@ -202,7 +203,7 @@ def test_two_gradings_alive_at_once_never_share_a_uid():
     import subprocess
     import sys
 
-    code = "import sys, time; from grader.sandbox import _claim_uid; print(_claim_uid(12345), flush=True); {}"
+    code = "import sys, time; from grader.sandbox.uids import claim_uid; print(claim_uid(12345), flush=True); {}"
     holder = subprocess.Popen([sys.executable, "-c", code.format("time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     try:
         first = holder.stdout.readline().strip()
@@ -221,11 +222,11 @@ def test_killing_a_uid_reaches_processes_that_left_the_session():
     import shutil
     import subprocess
 
-    from grader.sandbox import _kill_uid, _sandbox_uid
+    from grader.sandbox.uids import kill_uid, sandbox_uid
 
     if not shutil.which("setpriv"):
         pytest.skip("needs setpriv")
-    uid = _sandbox_uid()  # held by this process: nobody else runs as it
+    uid = sandbox_uid()  # held by this process: nobody else runs as it
     marker = f"{os.getpid()}.7305"
     subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/bin/sh", "-c",
                       f"trap '' HUP TERM; sleep 300 {marker} & sleep 300 {marker}"], start_new_session=True,
@@ -233,7 +234,7 @@ def test_killing_a_uid_reaches_processes_that_left_the_session():
     time.sleep(0.5)
     ps = lambda: subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout  # noqa: E731
     assert marker in ps()
-    _kill_uid(uid)
+    kill_uid(uid)
     deadline = time.monotonic() + 5
     while marker in ps() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from grader.errors import SubmissionError
-from grader.load import load_submission
+from grader.load.submission import load_submission
 
 
 def notebook(*cells: str, nbformat_major: int = 4) -> str:

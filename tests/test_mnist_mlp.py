@@ -7,11 +7,10 @@ import json
 import jsonschema
 import pytest
 
+from conftest import PROJECT
 from grader.cli import main
 from grader.pipeline import GradeOptions, grade
 from grader.rubric import find_rubric
-
-from conftest import PROJECT
 
 pytestmark = pytest.mark.slow
 REFERENCE = PROJECT / "reference_solution" / "mnist_mlp" / "mnist_mlp.ipynb"

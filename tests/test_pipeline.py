@@ -9,11 +9,10 @@ import sys
 import jsonschema
 import pytest
 
+from conftest import PROJECT, TINY
 from grader.cli import main
 from grader.pipeline import GradeOptions, grade
-from grader.report_gradescope import error_results_json, to_results_json
-
-from conftest import PROJECT, TINY
+from grader.report.gradescope import error_results_json
 
 SCHEMA = json.loads((PROJECT / "tests" / "fixtures" / "gradescope_results.schema.json").read_text())
 OPTIONS = GradeOptions(threads=1)
@@ -92,7 +91,7 @@ def test_console_script_runs(write, tmp_path):
 
 def test_second_assignment_release_and_reference(tmp_path, tiny_rubric):
     """The tiny fixture assignment goes through the same harness: assign, then grade both ends."""
-    from grader.assign import make_release
+    from grader.authoring.assign import make_release
 
     assert tiny_rubric.release.read_text() == make_release(tiny_rubric.reference)
     assert grade(tiny_rubric.reference, tiny_rubric, OPTIONS).score == 5
@@ -138,9 +137,9 @@ def test_per_test_time_limit_covers_all_calls_of_a_test(write, tmp_path):
 
 
 def test_sandbox_that_cannot_start_is_an_infrastructure_error_not_a_zero(write, tiny_rubric, monkeypatch):
-    from grader import sandbox
     from grader.errors import InfrastructureError
+    from grader.sandbox import process
 
-    monkeypatch.setattr(sandbox, "_command", lambda spec, level: ["/bin/sh", "-c", "echo broken >&2; exit 127"])
+    monkeypatch.setattr(process, "worker_command", lambda spec, level: ["/bin/sh", "-c", "echo broken >&2; exit 127"])
     with pytest.raises(InfrastructureError, match="could not start"):
         grade(write("good.py", GOOD), tiny_rubric, OPTIONS)

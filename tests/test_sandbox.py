@@ -10,11 +10,17 @@ import time
 import pytest
 import torch
 
-from grader.channel import CallTimeout, ProtocolViolation, Remote, StudentError, WorkerCrashed
-from grader.protocol import NonPlainTensor
-from grader.sandbox import FULL, SandboxSpec, bwrap_works, isolation_level
-
 from conftest import PROJECT
+from grader.inside.protocol import NonPlainTensor
+from grader.sandbox.faults import (
+    CallTimeout,
+    ProtocolViolation,
+    StudentError,
+    WorkerCrashed,
+)
+from grader.sandbox.host import bwrap_works, isolation_level
+from grader.sandbox.spec import FULL, SandboxSpec
+from grader.suites.student import Remote
 
 PROBE = '''
 import os, socket, subprocess, time
@@ -203,7 +209,8 @@ needs_zygote = pytest.mark.skipif(not bwrap_works() or os.geteuid() != 0,
 
 @pytest.fixture(scope="module")
 def zygote():
-    from grader.sandbox import Limits, Zygote
+    from grader.sandbox.forked import Zygote
+    from grader.sandbox.spec import Limits
 
     z = Zygote(SandboxSpec(limits=Limits(threads=1)))
     yield z
@@ -211,8 +218,8 @@ def zygote():
 
 
 def _forked(zygote, source, tmp_path, name="sub.py"):
-    from grader.channel import Student
-    from grader.load import load_submission
+    from grader.load.submission import load_submission
+    from grader.suites.student import Student
 
     path = tmp_path / name
     path.write_text(source)

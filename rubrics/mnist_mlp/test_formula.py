@@ -10,8 +10,8 @@ import ast
 import pytest
 import torch
 
-from grader.channel import StudentError
-from grader.compare import Feedback, expect_close
+from grader.sandbox.faults import StudentError
+from grader.suites.compare import Feedback, expect_close
 
 # Last component of a name: torch.sigmoid, x.sigmoid(), F.sigmoid, torch.special.expit, nn.Sigmoid ...
 ACTIVATION_OPS = {

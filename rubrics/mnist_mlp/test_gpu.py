@@ -9,9 +9,19 @@ import math
 import pytest
 import torch
 
-from grader.channel import Remote
-from grader.compare import Feedback, describe, expect_close, expect_finite, expect_tensor
-from grader.weights import load_weights, mlp_from_grader_weights, mlp_weights
+from grader.suites.compare import (
+    Feedback,
+    describe,
+    expect_close,
+    expect_finite,
+    expect_tensor,
+)
+from grader.suites.student import Remote
+from grader.suites.weights import (
+    load_weights,
+    mlp_from_grader_weights,
+    mlp_weights,
+)
 
 T = 60  # the first CUDA call in the sandbox also starts CUDA (a few seconds)
 TOL = dict(rtol=1e-4, atol=1e-5)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.compare import expect_close
+from grader.suites.compare import expect_close
 
 
 def _images(rng, n):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.compare import Feedback, expect_close, expect_finite, expect_tensor
+from grader.suites.compare import Feedback, expect_close, expect_finite, expect_tensor
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # Loose enough for float32 rounding of any sound formula (0.5 * (1 + tanh(x / 2)) for sigmoid, say).

@@ -5,9 +5,16 @@ import math
 import pytest
 import torch
 
-from grader.channel import StudentError, redact
-from grader.compare import Feedback, close, describe, expect_close, expect_finite, expect_tensor
-from grader.weights import in_contract_layout, load_weights, mlp_weights
+from grader.sandbox.faults import StudentError, redact
+from grader.suites.compare import (
+    Feedback,
+    close,
+    describe,
+    expect_close,
+    expect_finite,
+    expect_tensor,
+)
+from grader.suites.weights import in_contract_layout, load_weights, mlp_weights
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}

@@ -4,8 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.channel import StudentError
-from grader.compare import Feedback, close, describe, expect_close, expect_finite, expect_tensor
+from grader.sandbox.faults import StudentError
+from grader.suites.compare import (
+    Feedback,
+    close,
+    describe,
+    expect_close,
+    expect_finite,
+    expect_tensor,
+)
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-9, atol=1e-10)}

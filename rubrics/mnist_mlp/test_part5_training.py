@@ -4,9 +4,9 @@ import math
 
 import torch
 
-from grader.channel import Remote
-from grader.compare import Feedback, describe, expect_finite, expect_tensor
-from grader.weights import mlp_from_grader_weights
+from grader.suites.compare import Feedback, describe, expect_finite, expect_tensor
+from grader.suites.student import Remote
+from grader.suites.weights import mlp_from_grader_weights
 
 SMALL = (784, 32, 10)
 

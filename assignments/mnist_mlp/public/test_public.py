@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from grader.compare import Feedback, expect_close, expect_tensor
+from grader.suites.compare import Feedback, expect_close, expect_tensor
 
 
 def test_part1_to_tensor(student):

@@ -1,6 +1,6 @@
 """Threat 3: find the grader's objects in the process: gc.get_objects() for a mean/clip that is not
 this submission's, or a namespace holding them; sys.modules for anything named reference, grader,
-rubric or pytest; and `import grader` / grader.reference, which the grader's own process has."""
+rubric or pytest; and `import grader` / grader.load.reference, which the grader's own process has."""
 import gc
 import importlib
 import sys
@@ -22,13 +22,13 @@ def _find(name):
         if any(w in modname for w in ("reference", "grader", "rubric", "compare", "suites")):
             if callable(getattr(module, name, None)):
                 return getattr(module, name)
-    for modname in ("grader.reference", "grader.compare", "grader.suites", "grader", "rubrics", "reference_tiny"):
+    for modname in ("grader.load.reference", "grader.suites.compare", "grader.suites.runner", "grader", "rubrics", "reference_tiny"):
         try:
             module = importlib.import_module(modname)
         except Exception:
             continue
         print("LEAKED: imported", modname, getattr(module, "__file__", None), flush=True)
-        if modname == "grader.reference":
+        if modname == "grader.load.reference":
             try:
                 return getattr(module.load_reference("reference_solution/tiny/tiny.ipynb"), name)
             except Exception:

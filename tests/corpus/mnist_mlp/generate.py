@@ -42,7 +42,7 @@ class Mutant:
 
 def reference_source() -> str:
     """The reference solution's definitions, as the grader keeps them, in one Python source."""
-    from grader.load import load_submission
+    from grader.load.submission import load_submission
 
     sub = load_submission(REFERENCE)
     return "".join(c.code.strip("\n") + "\n" for c in sub.chunks)

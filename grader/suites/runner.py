@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from grader.channel import Student, SubmissionFault
-from grader.load import Submission
+from grader.load.submission import Submission
 from grader.results import Outcome
 from grader.rubric import Rubric
+from grader.sandbox.faults import SubmissionFault
+from grader.suites.student import Student
 
 MESSAGE_CAP = 800
 _PYTEST_ENV = ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_PLUGINS", "PYTEST_ADDOPTS")
@@ -29,7 +30,7 @@ class SuiteContext:
     submission: Submission
     student: Student
     reference: object  # the reference solution's namespace, loaded in this process
-    mnist: object  # grader.mnist.Mnist: test labels stay here
+    mnist: object  # grader.load.mnist.Mnist: test labels stay here
     gpu: str  # "auto" | "on" | "off"
     gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
 

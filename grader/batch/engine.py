@@ -1,6 +1,6 @@
 """Grade a class in parallel child processes, with a journal so that a killed run resumes where it stopped.
 
-Each submission is graded by `python -m grader.batch_child` in a process of its own: a crash or a
+Each submission is graded by `python -m grader.batch.child` in a process of its own: a crash or a
 hang there is that submission's result and cannot take the batch down. The journal (DIR/journal.jsonl)
 is the commit point: a line is appended and flushed to disk only after the submission's stored result
 and its files are in place, so a run killed at any moment loses at most the submissions in flight.
@@ -22,16 +22,21 @@ from io import StringIO
 from pathlib import Path
 
 import grader
-from grader.archive import ClassSource, StudentSubmission
+from grader.classrun import (
+    NEEDS_REGRADE,
+    BatchRun,
+    ClassSource,
+    Graded,
+    StudentSubmission,
+)
 from grader.errors import ConfigError, InfrastructureError
-from grader.files import tree_sha256, write_atomic
-from grader.report_gradescope import to_results_json, write_json
+from grader.files import tree_sha256, write_atomic, write_json
+from grader.report.gradescope import to_results_json
 from grader.results import GradeResult, ItemResult
 from grader.rubric import Rubric, score_items
 from grader.serialize import from_plain, to_plain
 
 TRIES = 2  # an infrastructure failure is tried this often before the submission is marked for regrading
-NEEDS_REGRADE = "needs regrade"
 FAILED = ("crashed", "timeout", NEEDS_REGRADE)  # statuses counted as failed on the progress bar
 STORE = ".results"  # full results, one JSON file per journal key
 
@@ -46,30 +51,6 @@ class BatchOptions:
     isolation: str = "auto"
     timeout_s: float = 0.0  # per submission, sandbox start and imports included; 0: from the rubric
     fork: bool = True  # fork children from a process that imported the grader once (fast); else spawn
-
-
-@dataclass(frozen=True)
-class Graded:
-    """One submission's outcome in a batch: a result, or why there is none."""
-
-    submission: StudentSubmission
-    status: str  # "graded" | "unreadable" | "crashed" | "timeout" | "needs regrade"
-    result: GradeResult | None
-    attempts: int = 0
-    message: str = ""
-    from_journal: bool = False
-
-
-@dataclass(frozen=True)
-class BatchRun:
-    """A whole batch: every submission's outcome, in the source's order."""
-
-    source: ClassSource
-    rubric: Rubric
-    graded: tuple[Graded, ...]
-    seconds: float
-    graded_now: int  # submissions graded by this run (not taken from the journal)
-    interrupted: bool = False
 
 
 class Journal:
@@ -127,7 +108,7 @@ def feedback_text(result: GradeResult) -> str:
     """The terminal report as plain text, as a student may see it (hidden checks left out)."""
     from rich.console import Console
 
-    from grader.report_terminal import render
+    from grader.report.terminal import render
 
     buf = StringIO()
     render(result, Console(file=buf, width=100, color_system=None, force_terminal=False), show_hidden=False)
@@ -184,12 +165,13 @@ class _Runner:
     def prepare_forking(self) -> None:
         """Import the grader once here and fork each child from it, with a shared template sandbox:
         a child then pays neither for a new interpreter nor for two `import torch` (see issue 6)."""
-        from grader import batch_child
-        from grader.sandbox import Limits, SandboxSpec, Zygote
+        from grader.batch import child as batch_child
+        from grader.sandbox.forked import Zygote
+        from grader.sandbox.spec import Limits, SandboxSpec
 
         if self.options.gpu != "off" or not hasattr(os, "fork"):
             return  # CUDA does not survive fork()
-        from grader.mnist import Mnist, find_data_dir
+        from grader.load.mnist import Mnist, find_data_dir
 
         spec = SandboxSpec(limits=Limits(threads=1), isolation=self.options.isolation,
                            mnist_raw_dir=str(Mnist(find_data_dir(self.options.data_dir)).raw_dir)
@@ -200,8 +182,8 @@ class _Runner:
             import torch  # noqa: F401  (imported here once, shared copy-on-write by every child)
 
             import grader.pipeline
-            import grader.suites  # noqa: F401
-            from grader.reference import load_reference
+            import grader.suites.runner  # noqa: F401
+            from grader.load.reference import load_reference
 
             grader.pipeline.warm_imports()  # before any fork, with no thread: every child starts warm
             if self.rubric.reference:
@@ -216,14 +198,14 @@ class _Runner:
         self.forking = True
 
     def close(self) -> None:
-        from grader import batch_child
+        from grader.batch import child as batch_child
 
         if batch_child.ZYGOTE is not None:
             batch_child.ZYGOTE.close()
             batch_child.ZYGOTE = None
 
     def command(self, path: Path, out_json: Path) -> list[str]:
-        cmd = [sys.executable, "-m", "grader.batch_child", str(path), str(self.rubric.folder), str(out_json),
+        cmd = [sys.executable, "-m", "grader.batch.child", str(path), str(self.rubric.folder), str(out_json),
                "--gpu", self.options.gpu, "--isolation", self.options.isolation]
         return cmd + (["--data-dir", self.options.data_dir] if self.options.data_dir else [])
 
@@ -312,7 +294,7 @@ class _ForkedChild:
     """A grading child forked from the batch process; the subset of Popen the loop uses."""
 
     def __init__(self, argv: list[str], err: Path):
-        from grader import batch_child
+        from grader.batch import child as batch_child
 
         parent = os.getpid()
         errfd = os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -409,8 +391,15 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
 
 
 def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     running: list[_Child] = []
     progress = Progress(

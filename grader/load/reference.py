@@ -7,7 +7,7 @@ import types
 from pathlib import Path
 
 from grader.errors import ConfigError, SubmissionError
-from grader.load import load_submission
+from grader.load.submission import load_submission
 
 
 @functools.lru_cache(maxsize=8)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import traceback
-from pathlib import Path
 
-from grader.files import write_atomic
 from grader.results import GradeResult
 
 OUTPUT_CAP = 8000
@@ -68,8 +65,3 @@ def error_results_json(message: str, exc: BaseException | None = None) -> dict:
                    "output": message[:OUTPUT_CAP], "visibility": "visible"}],
         "extra_data": {"grader_error": message[:OUTPUT_CAP], "traceback": staff[-OUTPUT_CAP:]},
     }
-
-
-def write_json(data: dict, path: str | Path) -> None:
-    """Write atomically: a reader never sees half a file."""
-    write_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -1,203 +1,29 @@
-"""The grader's side of the sandbox: by-value RPC with timeouts, restarts, and the `student` proxy."""
+"""The suites' `student` object: calls the submission's names in the sandbox by value, restarting a crashed worker."""
 
 from __future__ import annotations
 
-import os
-import re
-import select
-import struct
 import time
 from dataclasses import dataclass, field
 
-import torch
-
-from grader import protocol
 from grader.errors import InfrastructureError
-from grader.load import Submission
-from grader.sandbox import SandboxSpec, WorkerProcess, Zygote
+from grader.inside import protocol
+from grader.load.submission import Submission
+from grader.sandbox.connection import Connection
+from grader.sandbox.faults import (
+    CallTimeout,
+    ProtocolViolation,
+    StudentError,
+    SubmissionFault,
+    TimeLimitReached,
+    WorkerCrashed,
+    redact,
+    type_name,
+)
+from grader.sandbox.forked import Zygote
+from grader.sandbox.process import WorkerProcess
+from grader.sandbox.spec import SandboxSpec
 
-MAX_REPLY = 128 * 1024 * 1024
-START_TIMEOUT = 120.0
 MAX_RESTARTS = 8
-
-
-class SubmissionFault(Exception):
-    """Something the submission did made a call fail; the message is written for the student."""
-
-
-class StudentError(SubmissionFault):
-    """The student's code raised an exception."""
-
-    def __init__(self, call: str, error: dict):
-        # Every field comes from the sandbox: redacted like the message (a class name or a code
-        # object's file name can carry the hidden inputs as well as the text can).
-        self.type = redact(str(error.get("type", "Exception")), 100)
-        self.message = redact(str(error.get("message", "")))
-        self.where = redact(str(error["where"]), 120) if error.get("where") else None
-        at = f" ({self.where})" if self.where else ""
-        if self.type == "NotImplementedError":
-            text = f"{call} is not implemented yet (it raises NotImplementedError{at})"
-        elif self.type == "SystemExit":
-            text = f"{call} called sys.exit(){at}; graded code must return a value"
-        else:
-            text = f"{call} raised {self.type}: {self.message}{at}"
-        super().__init__(text)
-
-
-# Text from the sandbox is split into tokens at separators (linear time: no pattern that can
-# backtrack on a megabyte of digits). A token "has digits" if any character is one.
-_SEPARATORS = re.compile(r"([^\w.+\-/=]+)")
-_DECIMAL = re.compile(r"\d+\.\d+(?:[eE][-+]?\d+)?|(?<![\w.])\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+")
-
-
-def redact(message: str, cap: int = 300) -> str:
-    """Text from the sandbox (a student's exception, a class name) as feedback may show it, without what
-    could echo hidden inputs: runs of four or more tokens with digits (a printed list or tensor, hex
-    words), decimals and exponents (x=0.25 -> x=#), and long tokens that are mostly digits (hex or
-    digit-encoded data). Whole numbers such as shapes and line numbers stay."""
-    tokens = _SEPARATORS.split(str(message)[: cap * 4])
-    words, seps = tokens[0::2], tokens[1::2] + [""]
-    digits = [any(c.isdigit() for c in w) for w in words]
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        j = i
-        while digits[i] and j + 1 < len(words) and digits[j + 1]:
-            j += 1
-        if j - i >= 3:
-            out += ["[numbers removed]", seps[j]]
-            i = j + 1
-            continue
-        word = words[i]
-        if digits[i] and len(word) > 12 and 3 * sum(c.isdigit() for c in word) >= len(word):
-            word = "[data removed]"
-        elif digits[i]:
-            word = _DECIMAL.sub("#", word)
-        out += [word, seps[i]]
-        i += 1
-    return "".join(out)[:cap]
-
-
-def type_name(name: str) -> str:
-    """A class name sent by the sandbox, safe to print in feedback."""
-    return redact(name, 60) or "object"
-
-
-class WorkerCrashed(SubmissionFault):
-    """The worker process died during a call."""
-
-
-class CallTimeout(SubmissionFault):
-    """A call ran past its time limit."""
-
-
-class ProtocolViolation(SubmissionFault):
-    """The worker sent something that is not a valid reply."""
-
-
-class TimeLimitReached(SubmissionFault):
-    """The submission used up its total time."""
-
-
-def _place(t: torch.Tensor, device: str) -> torch.Tensor:
-    # A tensor that lived on the GPU in the sandbox comes back on the GPU, so tests can check it.
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return t.to("cuda")
-    return t
-
-
-class Connection:
-    """One live worker: send a request, wait for its reply, validate it."""
-
-    def __init__(self, spec: SandboxSpec, process=None):
-        self.process = process or WorkerProcess(spec)
-        self.next_id = 1
-        os.set_blocking(self.process.req_w, False)
-        try:
-            body, info = self._receive(0, START_TIMEOUT, "starting the sandbox")
-        except SubmissionFault as exc:
-            # No student code has run yet: this is the grader's problem, not the submission's.
-            self.process.kill()
-            tail = bytes(self.process.output[-2000:]).decode("utf-8", "replace")
-            raise InfrastructureError(f"the sandbox could not start: {exc}\n{tail}") from None
-        if not body.get("ok") or not isinstance(info, dict):
-            raise InfrastructureError("the sandbox did not start")
-        self.info = info
-
-    def request(self, op: str, value=None, *, timeout: float, label: str, **fields):
-        rid = self.next_id
-        self.next_id += 1
-        try:
-            frame = protocol.encode({"id": rid, "op": op, **fields}, value)
-        except protocol.ProtocolError as exc:
-            raise SubmissionFault(f"{label}: cannot send the arguments ({exc})") from None
-        deadline = time.monotonic() + timeout
-        self._send(frame, deadline, label)
-        body, result = self._receive(rid, deadline - time.monotonic(), label)
-        if not body.get("ok"):
-            error = body.get("error")
-            raise StudentError(label, error if isinstance(error, dict) else {})
-        return result
-
-    def _send(self, frame: bytes, deadline: float, label: str) -> None:
-        view = memoryview(frame)
-        while view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CallTimeout(f"{label} did not accept its input in time")
-            _, writable, _ = select.select([], [self.process.req_w], [], left)
-            if writable:
-                try:
-                    view = view[os.write(self.process.req_w, view):]
-                except BlockingIOError:
-                    continue
-                except (BrokenPipeError, OSError):
-                    raise self._crashed(label) from None
-
-    def _receive(self, rid: int, timeout: float, label: str):
-        deadline = time.monotonic() + max(timeout, 0.0)
-        head = self._read(4, deadline, label)
-        (n,) = struct.unpack(">I", head)
-        if n > MAX_REPLY:
-            raise ProtocolViolation(f"{label}: the sandbox sent a {n}-byte reply, over the limit")
-        payload = self._read(n, deadline, label)
-        try:
-            body, value = protocol.decode(payload, place=_place)
-        except Exception as exc:  # ProtocolError, or anything else bytes from the sandbox can provoke
-            why = str(exc) if isinstance(exc, protocol.ProtocolError) else type(exc).__name__
-            raise ProtocolViolation(f"{label}: invalid reply from the sandbox ({why})") from None
-        if body.get("id") != rid or not isinstance(body.get("ok"), bool):
-            raise ProtocolViolation(
-                f"{label}: a reply out of order; something in the submission wrote to the grader's channel")
-        return body, value
-
-    def _read(self, n: int, deadline: float, label: str) -> bytes:
-        chunks, got = [], 0
-        while got < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CallTimeout(f"{label} did not finish within its time limit (an endless loop?)")
-            readable, _, _ = select.select([self.process.rep_r], [], [], left)
-            if not readable:
-                continue
-            b = os.read(self.process.rep_r, min(n - got, 1 << 20))
-            if not b:
-                raise self._crashed(label)
-            chunks.append(b)
-            got += len(b)
-        return b"".join(chunks)
-
-    def _crashed(self, label: str) -> WorkerCrashed:
-        try:
-            self.process.wait(5)
-        except Exception:
-            pass
-        how = self.process.exit_description()
-        hint = " (did the code call os._exit() or sys.exit()?)" if "status" in how else ""
-        return WorkerCrashed(f"{label}: the sandboxed Python process {how}{hint}")
-
-    def close(self) -> None:
-        self.process.kill()
 
 
 @dataclass

@@ -10,8 +10,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.classrun import ClassSource, Person, Refused, StudentSubmission
 from grader.errors import UsageError
-from grader.load import MAX_SUBMISSION_BYTES
+from grader.load.submission import MAX_SUBMISSION_BYTES
 
 GRADEABLE = (".ipynb", ".py")
 JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
@@ -32,44 +33,6 @@ class Caps:
     max_file_bytes: int = MAX_SUBMISSION_BYTES
     max_total_bytes: int = 2 * 1024**3
     max_ratio: int = 200  # compression ratio above which an entry over 1 MiB is refused
-
-
-@dataclass(frozen=True)
-class Student:
-    """Who handed a submission in, as far as the source says."""
-
-    id: str
-    name: str = ""
-    email: str = ""
-
-
-@dataclass(frozen=True)
-class StudentSubmission:
-    """What one student (or group) handed in: a file or folder to grade, and who they are."""
-
-    key: str  # unique and file-system safe: names the student's output folder
-    path: Path
-    students: tuple[Student, ...]
-    shown_as: str  # where it came from inside the source, for reports
-    late: bool = False
-
-
-@dataclass(frozen=True)
-class Refused:
-    """An archive entry or file that was not used, and why."""
-
-    entry: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ClassSource:
-    """A whole class, ready to grade."""
-
-    kind: str  # "folder" | "gradescope" | "canvas" | "moodle"
-    submissions: tuple[StudentSubmission, ...]
-    refused: tuple[Refused, ...] = ()
-    ignored: tuple[str, ...] = ()  # files that are not submissions (a README, Moodle online text)
 
 
 def open_source(source: str | Path, workdir: str | Path, *, caps: Caps = Caps(),
@@ -248,7 +211,7 @@ def _folder(base: Path, refused: list[Refused], exclude: Path | None) -> ClassSo
         elif p.is_dir() or p.suffix in GRADEABLE:
             ident = p.name if p.is_dir() else p.stem
             path = _single_file(p) if p.is_dir() else p
-            subs.append(StudentSubmission(_unique_key(ident, keys), path, (Student(ident),), p.name))
+            subs.append(StudentSubmission(_unique_key(ident, keys), path, (Person(ident),), p.name))
         else:
             ignored.append(p.name)
     return ClassSource("folder", tuple(subs), tuple(refused), tuple(ignored))
@@ -272,8 +235,8 @@ def _gradescope(meta_file: Path, refused: list[Refused]) -> ClassSource:
         if "/" in folder or folder in ("", ".", "..") or not path.is_dir() or path.is_symlink():
             refused.append(Refused(folder, "named in submission_metadata.yml but not in the archive"))
             continue
-        students = tuple(_gradescope_student(s) for s in _submitters(info)) or (Student(folder),)
-        students = tuple(s if s.id else Student(folder, s.name, s.email) for s in students)
+        students = tuple(_gradescope_student(s) for s in _submitters(info)) or (Person(folder),)
+        students = tuple(s if s.id else Person(folder, s.name, s.email) for s in students)
         key = _unique_key(students[0].id, keys)
         subs.append(StudentSubmission(key, _single_file(path), students, folder))
     listed = {str(f) for f in meta}
@@ -288,35 +251,35 @@ def _submitters(info) -> list:
     return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
 
 
-def _gradescope_student(s: dict) -> Student:
+def _gradescope_student(s: dict) -> Person:
     def get(k):
         v = s.get(f":{k}", s.get(k))
         return "" if v is None else str(v)
 
-    return Student(get("sid") or get("email"), get("name"), get("email"))
+    return Person(get("sid") or get("email"), get("name"), get("email"))
 
 
-def _moodle_owner(rel: str) -> tuple[Student, str, bool] | None:
+def _moodle_owner(rel: str) -> tuple[Person, str, bool] | None:
     """(student, file name, late) for an entry of a Moodle download, or None when it is not a file."""
     top, _, below = rel.partition("/")
     m = MOODLE.match(top)
     if not m or m["plugin"] != "file":
         return None  # online text, comments: not something to grade
     filename = below or m["rest"]
-    return (Student(m["id"], m["name"]), filename, False) if filename else None
+    return (Person(m["id"], m["name"]), filename, False) if filename else None
 
 
-def _canvas_owner(rel: str) -> tuple[Student, str, bool] | None:
+def _canvas_owner(rel: str) -> tuple[Person, str, bool] | None:
     m = CANVAS.match(rel.partition("/")[0])
     if not m:
         return None
     below = rel.partition("/")[2]
-    return Student(m["uid"], m["name"]), below or m["file"], bool(m["late"])
+    return Person(m["uid"], m["name"]), below or m["file"], bool(m["late"])
 
 
 def _grouped(kind: str, base: Path, refused: list[Refused], staging: Path, move: bool, owner) -> ClassSource:
     """Gather each student's files (one or several) into a folder of their own under staging."""
-    students: dict[str, Student] = {}
+    students: dict[str, Person] = {}
     files: dict[str, list[tuple[Path, str]]] = {}
     late: set[str] = set()
     ignored: list[str] = []

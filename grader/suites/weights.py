@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from grader.channel import StudentError
+from grader.sandbox.faults import StudentError
 
 
 def mlp_weights(rng: torch.Generator, sizes) -> dict[str, torch.Tensor]:

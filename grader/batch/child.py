@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 
-
 # Set by the batch process before it forks a child: the shared template sandbox (see grader.sandbox.Zygote).
 ZYGOTE = None
 
@@ -35,7 +34,7 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m grader.batch_child")
+    p = argparse.ArgumentParser(prog="python -m grader.batch.child")
     p.add_argument("submission")
     p.add_argument("rubric")
     p.add_argument("out")
@@ -47,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_batch()
 
     from grader.errors import ConfigError, InfrastructureError
+    from grader.files import write_json
     from grader.pipeline import GradeOptions, grade
-    from grader.report_gradescope import write_json
     from grader.rubric import load_rubric
     from grader.serialize import to_plain
 

@@ -62,7 +62,7 @@ rm -f "$RESULTS"
 chmod -R go-rwx __PRIVATE__ 2>/dev/null || true
 cd "$SOURCE" || true
 PYTHONPATH="$SOURCE" GRADER_DATA_DIR="${GRADER_DATA_DIR:-$ROOT/data}" \
-  "$PYTHON" -m grader.autograder --root "$ROOT" --rubric "$SOURCE/__RUBRIC__"
+  "$PYTHON" -m grader.authoring.gradescope --root "$ROOT" --rubric "$SOURCE/__RUBRIC__"
 status=$?
 if ! "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if "score" in d else 1)' "$RESULTS" 2>/dev/null \
    && ! grep -q '"score"' "$RESULTS" 2>/dev/null; then
@@ -88,8 +88,9 @@ def package_files(rubric: Rubric) -> dict[str, Path | str]:
     except ValueError:
         raise ConfigError(f"the reference {rubric.reference} is not inside {root}, beside the rubric") from None
     files: dict[str, Path | str] = {}
-    for p in sorted((PROJECT / "grader").glob("*.py")):
-        files[f"grader/{p.name}"] = p
+    for p in sorted((PROJECT / "grader").rglob("*.py")):
+        if "__pycache__" not in p.parts:
+            files[p.relative_to(PROJECT).as_posix()] = p
     for p in sorted(rubric.folder.rglob("*")):
         if p.is_file() and not p.is_symlink() and not any(s in p.parts for s in SKIP_PARTS):
             files[(rubric_rel / p.relative_to(rubric.folder)).as_posix()] = p
@@ -132,14 +133,15 @@ def build_package(rubric: Rubric, out: str | Path) -> list[str]:
 
 def run(root: Path, rubric_dir: Path) -> int:
     """Grade ROOT/submission into ROOT/results/results.json; on any failure, a 'grader error' result."""
-    from grader.report_gradescope import error_results_json, to_results_json, write_json
+    from grader.files import write_json
+    from grader.report.gradescope import error_results_json, to_results_json
 
     results = root / "results" / "results.json"
     try:
         from rich.console import Console
 
         from grader.pipeline import GradeOptions, grade
-        from grader.report_terminal import render
+        from grader.report.terminal import render
         from grader.rubric import load_rubric
 
         rubric = load_rubric(rubric_dir)
@@ -157,7 +159,7 @@ def run(root: Path, rubric_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m grader.autograder", description="Grade inside Gradescope.")
+    p = argparse.ArgumentParser(prog="python -m grader.authoring.gradescope", description="Grade inside Gradescope.")
     p.add_argument("--root", default=os.environ.get("AUTOGRADER_ROOT", "/autograder"))
     p.add_argument("--rubric", required=True)
     args = p.parse_args(argv)

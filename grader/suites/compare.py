@@ -11,8 +11,8 @@ import math
 
 import torch
 
-from grader.channel import Remote
-from grader.protocol import NonPlainTensor
+from grader.inside.protocol import NonPlainTensor
+from grader.suites.student import Remote
 
 
 class Feedback(AssertionError):

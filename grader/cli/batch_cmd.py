@@ -1,4 +1,4 @@
-"""The `grade batch` and `grade gradescope` commands: arguments in, the library does the work."""
+"""`grade batch`: grade a whole class from a folder or an LMS export; arguments in, the library does the work."""
 
 from __future__ import annotations
 
@@ -6,21 +6,10 @@ import argparse
 import signal
 from pathlib import Path
 
-from grader.cli import Exit, _run
+from grader.cli.common import Exit, add_rubric_args, rubric_from, run_command
 
 
-def _rubric_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--assignment", default="mnist_mlp", help="assignment name under rubrics/ (default: mnist_mlp)")
-    p.add_argument("--rubric", help="path to a rubric folder or rubric.toml (overrides --assignment)")
-
-
-def _rubric(args):
-    from grader.rubric import find_rubric, load_rubric
-
-    return load_rubric(args.rubric) if args.rubric else find_rubric(args.assignment)
-
-
-def batch_parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="grade batch", description="Grade a whole class in parallel; a rerun finishes what a killed run left.",
         epilog="SOURCE: a folder (one .ipynb/.py or one subfolder per student), or the zip of a Gradescope "
@@ -28,7 +17,7 @@ def batch_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="folder or zip of submissions")
     p.add_argument("--out", "-o", required=True, help="output folder: grades.csv, report.html, one folder per student")
     p.add_argument("--jobs", "-j", type=int, default=0, help="submissions graded at once (default: one per CPU core)")
-    _rubric_args(p)
+    add_rubric_args(p)
     p.add_argument("--data-dir", help="folder holding MNIST/raw (default: $GRADER_DATA_DIR, then ~/.cache/mlgrader)")
     p.add_argument("--canvas-gradebook", metavar="CSV", help="Canvas gradebook export to fill in (writes canvas_import.csv)")
     p.add_argument("--moodle-grades", metavar="CSV", help="Moodle grading worksheet to fill in (writes moodle_import.csv)")
@@ -38,21 +27,27 @@ def batch_parser() -> argparse.ArgumentParser:
     return p
 
 
-def batch_command(argv: list[str]) -> int:
-    args = batch_parser().parse_args(argv)
+def command(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
 
     def go() -> int:
         from rich.console import Console
 
-        from grader.archive import open_source
-        from grader.batch import NEEDS_REGRADE, BatchOptions, grade_class
+        from grader.batch.engine import BatchOptions, grade_class
+        from grader.batch.source import open_source
+        from grader.classrun import NEEDS_REGRADE
         from grader.errors import UsageError
-        from grader.mnist import find_data_dir
-        from grader.report_csv import canvas_column, fill_canvas, fill_moodle, write_grades_csv
-        from grader.report_html import write_report
+        from grader.load.mnist import find_data_dir
+        from grader.report.gradebook import (
+            canvas_column,
+            fill_canvas,
+            fill_moodle,
+            write_grades_csv,
+        )
+        from grader.report.html import write_report
 
         console = Console(highlight=False)
-        rubric = _rubric(args)
+        rubric = rubric_from(args)
         for f in (args.canvas_gradebook, args.moodle_grades):
             if f and not Path(f).is_file():
                 raise UsageError(f"{f}: no such file")
@@ -72,7 +67,7 @@ def batch_command(argv: list[str]) -> int:
             if run.interrupted:
                 console.print(f"interrupted: {run.graded_now} graded by this run are kept in {out / 'journal.jsonl'}; "
                               "run the same command again to finish the rest")
-                return 130
+                return Exit.INTERRUPTED
             write_grades_csv(run, out / "grades.csv")
             write_report(run, out / "report.html")
             fills = []
@@ -101,7 +96,7 @@ def batch_command(argv: list[str]) -> int:
     # `kill` stops the run like Ctrl-C: children stopped, journal kept.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _run(go)
+        return run_command(go)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -147,20 +142,3 @@ class _exclusive:
 
     def __exit__(self, *exc):
         self.f.close()
-
-
-def gradescope_command(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="grade gradescope", description="Build a Gradescope autograder zip.")
-    p.add_argument("-o", "--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
-    _rubric_args(p)
-    args = p.parse_args(argv)
-
-    def go() -> int:
-        from grader.autograder import build_package
-
-        names = build_package(_rubric(args), args.out)
-        print(f"wrote {args.out} ({len(names)} files); upload it as the assignment's autograder and give it "
-              "at least 3 GB of memory (see README: Batch grading and LMS)")
-        return Exit.OK
-
-    return _run(go)

@@ -8,9 +8,9 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from grader.batch import NEEDS_REGRADE, BatchRun, Graded
+from grader.classrun import NEEDS_REGRADE, BatchRun, Graded
 from grader.files import write_atomic
-from grader.report_csv import number, section_points, sections_of
+from grader.report.common import number, section_points, sections_of
 
 ATTENTION = ("crashed", "timeout", NEEDS_REGRADE, "unreadable")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

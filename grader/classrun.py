@@ -1,0 +1,73 @@
+"""A graded class as reporters read it: who handed in what, each submission's outcome, the whole run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.results import GradeResult
+from grader.rubric import Rubric
+
+NEEDS_REGRADE = "needs regrade"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who handed a submission in, as far as the source says."""
+
+    id: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class StudentSubmission:
+    """What one student (or group) handed in: a file or folder to grade, and who they are."""
+
+    key: str  # unique and file-system safe: names the student's output folder
+    path: Path
+    students: tuple[Person, ...]
+    shown_as: str  # where it came from inside the source, for reports
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An archive entry or file that was not used, and why."""
+
+    entry: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClassSource:
+    """A whole class, ready to grade."""
+
+    kind: str  # "folder" | "gradescope" | "canvas" | "moodle"
+    submissions: tuple[StudentSubmission, ...]
+    refused: tuple[Refused, ...] = ()
+    ignored: tuple[str, ...] = ()  # files that are not submissions (a README, Moodle online text)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One submission's outcome in a batch: a result, or why there is none."""
+
+    submission: StudentSubmission
+    status: str  # "graded" | "unreadable" | "crashed" | "timeout" | "needs regrade"
+    result: GradeResult | None
+    attempts: int = 0
+    message: str = ""
+    from_journal: bool = False
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """A whole batch: every submission's outcome, in the source's order."""
+
+    source: ClassSource
+    rubric: Rubric
+    graded: tuple[Graded, ...]
+    seconds: float
+    graded_now: int  # submissions graded by this run (not taken from the journal)
+    interrupted: bool = False

@@ -1,0 +1,126 @@
+"""A sandboxed worker started as a new process (bwrap, or a plain subprocess): pipes, drained output, kill."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import threading
+
+from grader.errors import InfrastructureError
+from grader.sandbox.command import environment, set_limits, worker_command
+from grader.sandbox.host import isolation_level, reduced_can_drop_root
+from grader.sandbox.spec import FULL, SandboxSpec
+from grader.sandbox.uids import kill_uid, sandbox_uid, tasks_of_user
+
+OUTPUT_CAP = 64 * 1024
+
+
+class OutputDrain:
+    """Drains a worker's stdout and stderr: keeps the first OUTPUT_CAP bytes for instructors and
+    reads and drops the rest, so a gigabyte of prints neither blocks the worker nor fills memory."""
+
+    def __init__(self, fd: int):
+        self.output = bytearray()
+        self.output_total = 0
+        self._stream = os.fdopen(fd, "rb", buffering=0)
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := self._stream.read(65536):
+                self.output_total += len(chunk)
+                room = OUTPUT_CAP - len(self.output)
+                if room > 0:
+                    self.output += chunk[:room]
+        except (OSError, ValueError):
+            pass
+
+    def join(self) -> None:
+        self._thread.join(timeout=2)
+
+
+def describe_exit(code: int | None) -> str:
+    """An exit status in words; negative or above 128 means a signal."""
+    if code is None:
+        return "still running"
+    if code < 0 or code > 128:
+        num = -code if code < 0 else code - 128
+        sig = signal.Signals(num).name if num in signal.Signals._value2member_map_ else str(num)
+        return f"killed by signal {sig}" + (" (memory or CPU limit?)" if sig in ("SIGKILL", "SIGXCPU") else "")
+    return f"exited with status {code}"
+
+
+class WorkerProcess:
+    """A running sandboxed worker: request and reply pipes, captured output, and a kill switch."""
+
+    def __init__(self, spec: SandboxSpec):
+        self.level = isolation_level(spec)
+        req_r, self.req_w = os.pipe()
+        self.rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        env = environment(spec, rep_w, self.level)
+        cmd = worker_command(spec, self.level)
+        nproc = spec.limits.processes + (0 if os.geteuid() == 0 else tasks_of_user())
+        # Without namespaces the worker is a plain child: as root, it must not stay root (rlimits
+        # on processes do not bind root, and root can rewrite the results and the grader itself).
+        drop = sandbox_uid() if self.level != FULL and os.geteuid() == 0 and reduced_can_drop_root() else None
+        self._uid = drop
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=req_r, stdout=out_w, stderr=out_w,
+                pass_fds=(rep_w,), env=env, cwd="/", start_new_session=True,
+                preexec_fn=functools.partial(set_limits, spec.limits, nproc, not spec.gpu, drop),
+            )
+        except OSError as exc:
+            os.close(out_r)
+            raise InfrastructureError(f"could not start the sandbox: {exc}") from None
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+            os.close(out_w)
+        self._out = OutputDrain(out_r)
+
+    @property
+    def output(self) -> bytearray:
+        return self._out.output
+
+    @property
+    def output_total(self) -> int:
+        return self._out.output_total
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started (the PID namespace dies with its init; without
+        one, everything of the worker's own uid, setsid() escapees included)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+        if self._uid is not None:
+            kill_uid(self._uid)
+        self.wait(10)
+        close_quietly(self.req_w, self.rep_r)
+        self._out.join()
+
+    def exit_description(self) -> str:
+        return describe_exit(self.proc.poll())
+
+
+def close_quietly(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
