@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from grader.results import GradeResult
 from grader.rubric import Rubric
 
-NEEDS_REGRADE = "needs regrade"
+Status = Literal["graded", "unreadable", "crashed", "timeout", "needs regrade"]
+NEEDS_REGRADE: Status = "needs regrade"  # the grader could not run it (never a score): a rerun grades it
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Graded:
     """One submission's outcome in a batch: a result, or why there is none."""
 
     submission: StudentSubmission
-    status: str  # "graded" | "unreadable" | "crashed" | "timeout" | "needs regrade"
+    status: Status
     result: GradeResult | None
     attempts: int = 0
     message: str = ""

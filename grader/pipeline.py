@@ -15,7 +15,8 @@ from grader.load.mnist import Mnist, find_data_dir
 from grader.load.submission import load_submission
 from grader.results import GradeResult, ItemResult
 from grader.rubric import Rubric, score_items
-from grader.sandbox.host import describe_isolation, isolation_level
+from grader.sandbox.host import describe_isolation, isolation_level, isolation_of
+from grader.sandbox.interfaces import Launcher
 from grader.sandbox.process import WorkerProcess
 from grader.sandbox.spec import Limits, SandboxSpec
 
@@ -53,8 +54,16 @@ def _gpu_in_sandbox(options: GradeOptions) -> bool:
 
 
 def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions(), *,
-          zygote=None) -> GradeResult:
-    """Grade one submission file or folder. A broken or hostile submission is a result, not an error."""
+          zygote: Launcher | None = None) -> GradeResult:
+    """Grade one submission file or folder. A broken or hostile submission is a result, not an error.
+
+    Args:
+        path: a notebook, a .py file, or a folder holding one.
+        rubric: from `load_rubric` or `find_rubric`.
+        options: data folder, GPU use, isolation, threads.
+        zygote: where workers come from when not from a new sandbox: the batch's template sandbox,
+            or a test's in-process launcher. Used only when it says it is `usable` for this spec.
+    """
     start = time.perf_counter()
     timings: list[tuple[str, float]] = []
     mnist = Mnist(find_data_dir(options.data_dir)) if rubric.needs_mnist else None
@@ -115,7 +124,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
     return GradeResult(
         assignment=rubric.assignment, title=rubric.title, submission=str(path),
         score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items), items=items,
-        isolation=describe_isolation(level), notes=submission.notes + tuple(student.startup.notes),
+        isolation=describe_isolation(level), isolation_level=isolation_of(level), notes=submission.notes + tuple(student.startup.notes),
         sha256=submission.sha256, duration_s=time.perf_counter() - start, environment=env,
         staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb)
 

@@ -147,7 +147,8 @@ def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
     def result(score, status, feedback):
         return ItemResult(number=number, name=item.name, section=item.section, score=round(score, 4),
                           max_score=item.points if status != "skipped" else 0.0, status=status,
-                          visibility=item.visibility, feedback=tuple(feedback), outcomes=matched)
+                          visibility=item.visibility, feedback=tuple(feedback), outcomes=matched,
+                          hints=tuple(dict.fromkeys(o.hint for o in matched if o.hint and o.status != "passed")))
 
     if not matched and item.optional:
         return result(0.0, "skipped", ["not run"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from enum import Enum
 
 from grader.results import GradeResult
 
@@ -43,6 +44,8 @@ def _convert(tp, value):
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(value)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(args[0], v) for v in value)

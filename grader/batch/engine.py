@@ -22,13 +22,7 @@ from io import StringIO
 from pathlib import Path
 
 import grader
-from grader.classrun import (
-    NEEDS_REGRADE,
-    BatchRun,
-    ClassSource,
-    Graded,
-    StudentSubmission,
-)
+from grader.classrun import NEEDS_REGRADE, BatchRun, ClassSource, Graded, Status, StudentSubmission
 from grader.errors import ConfigError, InfrastructureError
 from grader.files import tree_sha256, write_atomic, write_json
 from grader.report.gradescope import to_results_json
@@ -228,8 +222,8 @@ class _Runner:
         now = time.monotonic()
         return _Child(key, sub, attempt, proc, out_json, err, now, now + self.timeout)
 
-    def collect(self, child: _Child) -> tuple[str, GradeResult | None, str]:
-        """(status, result, message); status "retry" for an infrastructure failure."""
+    def collect(self, child: _Child) -> tuple[Status, GradeResult | None, str]:
+        """(status, result, message); "needs regrade" for an infrastructure failure, tried again first."""
         rc = child.proc.returncode
         try:
             data = json.loads(child.out.read_text())
@@ -247,7 +241,7 @@ class _Runner:
         if rc == 3 or "config_error" in data:
             raise ConfigError(str(data.get("config_error") or _tail(child.err)))
         if rc == 4 or "infrastructure_error" in data:
-            return "retry", None, str(data.get("infrastructure_error") or _tail(child.err, 500))
+            return NEEDS_REGRADE, None, str(data.get("infrastructure_error") or _tail(child.err, 500))
         how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 and -rc in signal.Signals._value2member_map_ \
             else f"exited with status {rc}"
         why = f"the grading process {how}"
@@ -456,11 +450,10 @@ def _handle(runner: _Runner, child: _Child, progress):
     status, result, message = runner.collect(child)
     seconds = time.monotonic() - child.started
     name = child.sub.key
-    if status == "retry" and child.attempt < TRIES:
+    if status == NEEDS_REGRADE and child.attempt < TRIES:
         progress.console.print(f"[yellow]![/] {name}: infrastructure failure, trying again ({escape(message)})")
         return child.key, child.sub, child.attempt + 1
-    if status == "retry":
-        status = NEEDS_REGRADE
+    if status == NEEDS_REGRADE:
         message = f"the grader could not run after {TRIES} tries: {message}"
     runner.finish(child.key, status, result, child.attempt, message, seconds)
     for p in (child.out, child.err):

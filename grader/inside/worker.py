@@ -19,9 +19,8 @@ THREADS = os.environ.get("GRADER_TORCH_THREADS", "1")
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = THREADS
 
-import torch  # noqa: E402
-
 import protocol  # noqa: E402
+import torch  # noqa: E402
 
 MESSAGE_CAP = 500
 

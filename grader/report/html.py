@@ -11,6 +11,7 @@ from pathlib import Path
 from grader.classrun import NEEDS_REGRADE, BatchRun, Graded
 from grader.files import write_atomic
 from grader.report.common import number, section_points, sections_of
+from grader.results import Isolation
 
 ATTENTION = ("crashed", "timeout", NEEDS_REGRADE, "unreadable")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -109,11 +110,11 @@ def failure_reasons(run: BatchRun) -> tuple[list[tuple], list[tuple]]:
         for item in g.result.items:
             if item.status in ("passed", "skipped"):
                 continue
+            for hint in item.hints:  # typed: a student's own message saying "hint:" is never one
+                hints[(item.name, hint)].add(g.submission.key)
             for line in item.feedback:
                 if re.fullmatch(r"\d+ of \d+ cases passed", line) or line.startswith("not graded"):
                     continue  # a tally, or a submission that never ran: listed under "needs attention"
-                if "hint:" in line:
-                    hints[(item.name, line.split("hint:", 1)[1].strip())].add(g.submission.key)
                 key = (item.name, _NUMBER.sub("#", line.split(" — hint:", 1)[0]))
                 reasons[key].add(g.submission.key)
                 example.setdefault(key, line)
@@ -128,7 +129,7 @@ def attention(run: BatchRun) -> list[tuple[str, str, str]]:
     for g in run.graded:
         if g.status in ATTENTION:
             rows.append((g.submission.key, g.status, g.message or (g.result.error if g.result else "") or ""))
-        elif g.result and g.result.isolation.startswith("REDUCED"):
+        elif g.result and g.result.isolation_level in (Isolation.REDUCED, Isolation.AS_ROOT):
             rows.append((g.submission.key, "reduced isolation", g.result.isolation))
     for r in run.source.refused:
         rows.append((r.entry, "refused archive entry", r.reason))

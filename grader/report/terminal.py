@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.results import GradeResult
+from grader.results import GradeResult, Isolation
 
 STATUS = {"passed": "[green]passed[/]", "partial": "[yellow]partial[/]", "failed": "[red]failed[/]",
           "skipped": "[dim]skipped[/]"}
@@ -50,7 +50,7 @@ def render(result: GradeResult, console: Console | None = None, *, show_hidden: 
         console.print(f"{hidden} hidden check(s) are not shown; they count toward the final grade.")
     pct = 100 * result.score / result.max_score if result.max_score else 0.0
     console.print(f"[bold]Total: {_points(result.score)} / {_points(result.max_score)}  ({pct:.1f}%)[/]")
-    style = "green" if result.isolation.startswith("full") else "bold red"
+    style = "green" if result.isolation_level == Isolation.FULL else "bold red"
     console.print(f"Isolation: [{style}]{escape(result.isolation)}[/]")
     console.print(f"[dim]Graded in {result.duration_s:.1f} s; "
                   + ", ".join(f"{k} {v}" for k, v in result.environment) + "[/]")

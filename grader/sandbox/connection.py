@@ -18,6 +18,7 @@ from grader.sandbox.faults import (
     SubmissionFault,
     WorkerCrashed,
 )
+from grader.sandbox.interfaces import Worker
 from grader.sandbox.process import WorkerProcess
 from grader.sandbox.spec import SandboxSpec
 
@@ -37,7 +38,7 @@ def place(t: torch.Tensor, device: str) -> torch.Tensor:
 class Connection:
     """One live worker: send a request, wait for its reply, validate it."""
 
-    def __init__(self, spec: SandboxSpec, process=None):
+    def __init__(self, spec: SandboxSpec, process: Worker | None = None):
         self.process = process or WorkerProcess(spec)
         self.next_id = 1
         os.set_blocking(self.process.req_w, False)

@@ -16,6 +16,7 @@ from grader.load.submission import Submission
 from grader.results import Outcome
 from grader.rubric import Rubric
 from grader.sandbox.faults import SubmissionFault
+from grader.suites.compare import Feedback
 from grader.suites.student import Student
 
 MESSAGE_CAP = 800
@@ -105,8 +106,10 @@ class Collector:
             if prev is not None and prev.status != "passed" and call.when == "teardown":
                 return
             status, message = _classify(report, call)
+            exc = call.excinfo.value if call.excinfo else None
             self.outcomes[item.nodeid] = Outcome(
                 nodeid=item.nodeid, status=status, message=message,
+                hint=str(exc.hint)[:MESSAGE_CAP] if isinstance(exc, Feedback) and status == "failed" else "",
                 duration=(prev.duration if prev else 0.0) + report.duration,
                 properties=tuple((str(k), v) for k, v in report.user_properties),
             )

@@ -19,8 +19,7 @@ from grader.sandbox.faults import (
     redact,
     type_name,
 )
-from grader.sandbox.forked import Zygote
-from grader.sandbox.process import WorkerProcess
+from grader.sandbox.interfaces import Launcher, Worker
 from grader.sandbox.spec import SandboxSpec
 
 MAX_RESTARTS = 8
@@ -40,7 +39,7 @@ class Student:
 
     def __init__(self, submission: Submission, spec: SandboxSpec, *, call_timeout: float = 20.0,
                  total_seconds: float = 600.0, import_timeout: float = 30.0,
-                 prestarted: WorkerProcess | None = None, zygote: Zygote | None = None):
+                 prestarted: Worker | None = None, zygote: Launcher | None = None):
         self.submission, self.spec = submission, spec
         self.call_timeout, self.import_timeout = call_timeout, import_timeout
         self.deadline = time.monotonic() + total_seconds
