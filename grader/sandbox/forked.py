@@ -30,7 +30,7 @@ class Zygote:
     """A sandbox holding a template worker with torch imported; forks a fresh worker per submission.
 
     The forked worker gets its own PID, mount and IPC namespaces, /tmp, /dev/shm and /proc, an
-    unprivileged uid, no capabilities and the same rlimits as a fresh sandbox (grader/zygote.py),
+    unprivileged uid, no capabilities and the same rlimits as a fresh sandbox (grader/inside/zygote.py),
     without paying for a new interpreter and `import torch`. Needs root; callers check `usable`.
     """
 
