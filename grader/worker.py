@@ -249,6 +249,11 @@ def _function_name(func) -> str:
     return f"{module}.{getattr(func, '__name__', None) or getattr(func, '__qualname__', None) or repr(func)}"
 
 
+def _all_torch_functions_off() -> bool:
+    probe = getattr(torch._C, "_is_torch_function_all_disabled", None)
+    return bool(probe()) if probe is not None else not torch._C._is_torch_function_enabled()
+
+
 class _FunctionRecorder(TorchFunctionMode):
     """Records the torch functions the code calls, by name."""
 
@@ -270,7 +275,9 @@ class _AtenRecorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.ops.add(func.name())
-        if not self.switched_off and not torch._C._is_torch_function_enabled():
+        # All torch functions off (DisableTorchFunction), not the subclass-only switch every
+        # Tensor subclass's own __torch_function__ uses.
+        if not self.switched_off and _all_torch_functions_off():
             self.switched_off.append(func.name())
         return func(*args, **(kwargs or {}))
 

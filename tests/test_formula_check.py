@@ -145,6 +145,10 @@ def via_off(x):
         return torch.exp(x) * 1
 def formula(x):
     return 1 / (1 + torch.exp(-x))
+class Sub(torch.Tensor):
+    pass
+def subclassed(x):
+    return (1 / (1 + torch.exp(-x.as_subclass(Sub)))).as_subclass(torch.Tensor)
 '''
 
 
@@ -153,10 +157,12 @@ def test_the_recorder_sees_what_the_torch_function_record_misses(sandboxed):
     x = torch.randn(3, 4)
     judged = {}
     for name, args in [("via_aten", (x,)), ("via_prelu", (x,)), ("via_masked", (x,)),
-                       ("via_ce", (x, torch.tensor([0, 1, 3]))), ("via_off", (x,)), ("formula", (x,))]:
+                       ("via_ce", (x, torch.tensor([0, 1, 3]))), ("via_off", (x,)), ("formula", (x,)),
+                       ("subclassed", (x,))]:
         _, trace = s.trace(name, *args)
         judged[name] = runtime_uses(trace.functions, trace.aten, trace.torch_function_off)
-    assert judged.pop("formula") == []
+    # A Tensor subclass's own __torch_function__ switches torch functions off for subclasses only: fine.
+    assert judged.pop("formula") == [] and judged.pop("subclassed") == []
     assert all(judged.values()), judged
     # DisableTorchFunction hides the op from the torch-function record, not from the ATen one: only the
     # switch itself is out (exp is fine), and it is seen.
