@@ -101,7 +101,7 @@ def judge_torch(path: str) -> str | None:
         return judge_aten(op)
     if parts[-1] in ("__get__", "__set__") and len(parts) > 2:  # a property of Tensor: x.shape
         parts = parts[:-1]
-    if ".".join(parts) in PATHS:
+    if ".".join(parts) in PATHS or ".".join(parts) in NAMESPACES:  # a namespace: judged by what is used of it
         return None
     private = [p for p in parts if _private(p)]
     if private:
@@ -114,15 +114,9 @@ def judge_torch(path: str) -> str | None:
     if op in DUNDERS and namespace == "torch.Tensor":
         return None
     if namespace not in NAMESPACES:
-        # A submodule itself (torch.nn.functional) is only a way to its functions, judged when used.
-        return None if f"{namespace}.{op}" in NAMESPACES else "not on the list of what the formula may use"
-    if op in NAMESPACES_LEAVES:
-        return None
+        return "not on the list of what the formula may use"
     base = op[:-1] if op.endswith("_") and not op.endswith("__") else op
     return None if base in ALLOWED else "not on the list of what the formula may use"
-
-
-NAMESPACES_LEAVES = frozenset(n.rsplit(".", 1)[1] for n in NAMESPACES if "." in n)
 
 
 def judge_aten(op: str) -> str | None:
@@ -293,7 +287,7 @@ class Source:
         if scope is not None and name in scope.names:
             return scope.names[name]
         if name in self.bindings:
-            return [self._settle(v, depth) for v in self.bindings[name]]
+            return [self.settle(v, depth) for v in self.bindings[name]]
         for module in self.star_torch:
             if name in getattr(torch, "__all__", ()) or hasattr(torch, name):
                 return [_Torch(f"{module}.{name}")]
@@ -301,7 +295,7 @@ class Source:
             return [_Builtin(name)]
         return []
 
-    def _settle(self, value, depth: int):
+    def settle(self, value, depth: int):
         """A module-level `_Expr` binding that is a plain reference becomes what it refers to."""
         if isinstance(value, _Expr) and isinstance(value.node, (ast.Name, ast.Attribute, ast.Call, ast.Lambda)):
             resolved = self.resolve(value.node, None, depth + 1)
@@ -440,7 +434,7 @@ def static_uses(codes: tuple[str, ...], name: str) -> list[Use]:
     for raw in source.bindings.get(name, ()):
         # A binding that is a reference (`sigmoid = _acts.sigmoid`) is followed; any other is judged
         # by everything it refers to (`sigmoid = torch.sigmoid`, `sigmoid = make()`), with its line.
-        settled = source._settle(raw, 0)
+        settled = source.settle(raw, 0)
         queue.append((settled if isinstance(settled, (_Func, _Class, _Instance)) else raw, name, True))
     while queue:
         value, label, graded = queue.pop(0)
@@ -470,6 +464,8 @@ def static_uses(codes: tuple[str, ...], name: str) -> list[Use]:
             for item in node.body:
                 if isinstance(item, _FUNCS):
                     queue.append((_Func(item, node), f"{node.name}.{item.name}", False))
+                elif isinstance(item, (ast.Assign, ast.AnnAssign)) and item.value is not None:
+                    queue.append((_Expr(item.value), node.name, False))  # f = torch.sigmoid in the class body
             continue
         scope = _Scope.of(source, scope_of, owner, graded and scope_of is node) if scope_of is not None else None
         found += _walk(source, node, scope, queue)
