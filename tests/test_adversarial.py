@@ -353,7 +353,7 @@ def test_hostile_submission(case, mode, rubrics, hidden, ledger, tmp_path, reque
 def test_corpus_covers_every_threat_and_is_large_enough():
     covered = {t for c in CASES for t in c["threats"]}
     # 15 is the bad-input tests (tests/test_bad_input.py), 16 the archive tests (tests/test_archive.py).
-    assert covered | {15, 16} == set(range(1, 17)), sorted(set(range(1, 17)) - covered)
+    assert set(range(1, 17)) <= covered | {15, 16}, sorted(set(range(1, 17)) - covered)
     assert len(CASES) >= 30 and len({c["name"] for c in CASES}) == len(CASES)
     for case in CASES:
         assert (CORPUS / case["path"]).exists(), case["path"]

@@ -183,9 +183,9 @@ class Student:
                             timeout=timeout, target=name)
 
     def trace(self, name: str, *args, timeout: float | None = None, **kwargs):
-        """Call `name` and also return the torch functions it used (for from-the-formula checks)."""
-        out, names, _ = self._traced(name, args, kwargs, (), timeout)
-        return out, names
+        """Call `name` and also return what it used (a Trace), for from-the-formula checks."""
+        out, trace, _ = self._traced(name, args, kwargs, (), timeout)
+        return out, trace
 
     def counting(self, name: str, *args, watch: tuple[str, ...], timeout: float | None = None, **kwargs):
         """Call `name` and also return how often it called each of the student's functions in `watch`."""
@@ -195,15 +195,16 @@ class Student:
     def _traced(self, name, args, kwargs, watch, timeout):
         reply = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
                              timeout=timeout, target=name, watch=list(watch))
-        # What the sandbox reports (a patched worker can report anything) is checked and is only text
-        # and counts.
-        if not (isinstance(reply, list) and len(reply) == 3 and isinstance(reply[1], list)
-                and isinstance(reply[2], dict)):
+        # What the sandbox reports (a patched worker can report anything) is checked and is only text,
+        # counts and a flag.
+        if not (isinstance(reply, list) and len(reply) == 5 and isinstance(reply[1], list)
+                and isinstance(reply[2], dict) and isinstance(reply[3], list) and type(reply[4]) is bool):
             raise SubmissionFault(f"{name}(): the sandbox sent a malformed trace")
         counts = {w: reply[2].get(w) for w in watch}
         if not all(type(c) is int and c >= 0 for c in counts.values()):
             raise SubmissionFault(f"{name}(): the sandbox sent malformed call counts")
-        return reply[0], tuple(redact(n, 120) for n in reply[1] if isinstance(n, str)), counts
+        trace = Trace(_names(reply[1]), _names(reply[3]), reply[4])
+        return reply[0], trace, counts
 
     def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):
         """Output and vector-Jacobian products of a student function (or Remote method)."""
@@ -232,6 +233,19 @@ class Student:
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda *args, timeout=None, **kwargs: self.call(name, *args, timeout=timeout, **kwargs)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What a traced call reported using: a claim of the sandbox, to cross-check, never a fact."""
+
+    functions: tuple[str, ...]  # torch functions as called: "torch.exp", "torch.Tensor.__rtruediv__"
+    aten: tuple[str, ...]  # the ATen ops they ran: "aten::exp", "aten::add.Tensor"
+    torch_function_off: bool  # an op ran while torch functions were switched off (DisableTorchFunction)
+
+
+def _names(values: list, cap: int = 1000) -> tuple[str, ...]:
+    return tuple(redact(n, 120) for n in values[:cap] if isinstance(n, str))
 
 
 class Remote:
