@@ -89,6 +89,7 @@ def test_a_course_in_a_temporary_folder_is_assigned_checked_and_graded(course, t
     # `grade assign` ran the check: the reference on the hidden suites and on the public checks.
     assert "ok   reference tiny.ipynb: 5/5" in out and "ok   public    tiny.ipynb: 1/1" in out
     assert "check passed" in out and "wrote" in out
+    assert "tiny.ipynb does not exist yet: `grade assign` writes the release graded here" in out
     assert (course / "assignments" / "tiny" / "tiny.ipynb").is_file()
     submission = tmp_path / "ada.py"
     submission.write_text(GOOD)

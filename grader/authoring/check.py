@@ -8,6 +8,7 @@ mistake the mutant stands for).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,11 +109,12 @@ def judge_mutant(path: Path, result: GradeResult, reference: GradeResult) -> Gra
     return Graded("mutant", path, result, caught_by=caught)
 
 
-def run_check(rubric: Rubric, *, data_dir: str | None = None, isolation: str = "auto",
-              release: Path | None = None, progress=None) -> CheckReport:
-    """Grade the reference (on the public checks too, where there are some), the release (or
-    `release` instead: a file not yet written) and every mutant, with the GPU section off and one
-    torch thread, as the corpus tests grade."""
+def run_check(rubric: Rubric, *, data_dir: str | None = None, isolation: str = "auto", progress=None) -> CheckReport:
+    """Grade the reference (on the public checks too, where there are some), the release `grade assign`
+    would write now and every mutant, with the GPU section off and one torch thread, as the corpus
+    tests grade."""
+    import tempfile
+
     from grader.pipeline import GradeOptions, grade
 
     if rubric.reference is None:
@@ -121,15 +123,34 @@ def run_check(rubric: Rubric, *, data_dir: str | None = None, isolation: str = "
     if not rubric.reference.is_file():
         return CheckReport(rubric, (), (f"the reference {rubric.reference} does not exist",))
     options = GradeOptions(data_dir=data_dir, gpu="off", isolation=isolation, threads=1)
-    zygote = _template(rubric, options)
+    zygote = template_sandbox(rubric, options)
     try:
-        return _check(rubric, release or rubric.release, progress, lambda *a: grade(*a, options, zygote=zygote))
+        with tempfile.TemporaryDirectory(prefix="grade-check-") as tmp:
+            release, stale = _release(rubric, Path(tmp))
+            return _check(rubric, release, stale, progress, lambda *a: grade(*a, options, zygote=zygote))
     finally:
         if zygote is not None:
             zygote.close()
 
 
-def _template(rubric: Rubric, options):
+def _release(rubric: Rubric, tmp: Path) -> tuple[Path | None, str | None]:
+    """The release made from the reference now (so a check before the first `grade assign` has a
+    baseline), and a warning when the committed one differs; a .py reference: the committed one."""
+    from grader.authoring.assign import make_release
+
+    if rubric.release is None or rubric.reference.suffix != ".ipynb":
+        return rubric.release, None
+    text = make_release(rubric.reference)
+    fresh = tmp / rubric.release.name
+    fresh.write_text(text)
+    if not rubric.release.is_file():
+        return fresh, f"{rubric.release} does not exist yet: `grade assign` writes the release graded here"
+    if rubric.release.read_text() != text:
+        return fresh, f"{rubric.release} is out of date: `grade assign` writes the release graded here"
+    return fresh, None
+
+
+def template_sandbox(rubric: Rubric, options):
     """A template sandbox (root only) so each grade forks a worker with torch imported, as batch does."""
     from grader.load.mnist import Mnist, find_data_dir
     from grader.sandbox.forked import Zygote
@@ -140,7 +161,7 @@ def _template(rubric: Rubric, options):
     return Zygote(spec) if Zygote.usable(spec) else None
 
 
-def _check(rubric: Rubric, release: Path | None, progress, grade) -> CheckReport:
+def _check(rubric: Rubric, release: Path | None, stale: str | None, progress, grade) -> CheckReport:
     errors, notes, graded = [], [], []
 
     def grade_one(role: str, path: Path, against: Rubric = rubric) -> GradeResult:
@@ -158,7 +179,10 @@ def _check(rubric: Rubric, release: Path | None, progress, grade) -> CheckReport
     elif not release.is_file():
         errors.append(f"the release {release} does not exist; run `grade assign`")
     else:
-        graded.append(judge_release(release, grade_one("release", release)))
+        judged = judge_release(release, grade_one("release", release))
+        if stale:
+            judged = dataclasses.replace(judged, warnings=(stale, *judged.warnings))
+        graded.append(judged)
     mutants = mutants_of(rubric)
     if not mutants:
         notes.append(f"no mutants in {rubric.folder / 'mutants'}: add a .py or .ipynb with one typical "

@@ -18,9 +18,6 @@ def command(argv: list[str]) -> int:
     args = p.parse_args(argv)
 
     def go() -> int:
-        import tempfile
-        from pathlib import Path
-
         from grader.authoring.assign import make_release
         from grader.errors import ConfigError
         from grader.files import write_atomic
@@ -33,13 +30,10 @@ def command(argv: list[str]) -> int:
         if args.check and current != text:
             print(f"{rubric.release} is out of date; run `grade assign --assignment {rubric.assignment}`")
             return Exit.CHECK_FAILED
-        if not args.no_check:
-            with tempfile.TemporaryDirectory(prefix="grade-assign-") as tmp:
-                candidate = Path(tmp) / rubric.release.name  # checked before it replaces the committed one
-                candidate.write_text(text)
-                if not check_and_print(rubric, args, release=candidate):
-                    print(f"{rubric.release} not written: fix what `grade check` found, or pass --no-check")
-                    return Exit.CHECK_FAILED
+        # The check grades this same new release before it replaces the committed one.
+        if not args.no_check and not check_and_print(rubric, args):
+            print(f"{rubric.release} not written: fix what `grade check` found, or pass --no-check")
+            return Exit.CHECK_FAILED
         if args.check:
             print(f"{rubric.release} is up to date")
         elif current == text:

@@ -40,7 +40,7 @@ def add_grading_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto")
 
 
-def check_and_print(rubric, args, *, release=None) -> bool:
+def check_and_print(rubric, args) -> bool:
     """Run `grade check` on the rubric, print its report; True when it passed."""
     import sys
 
@@ -50,8 +50,7 @@ def check_and_print(rubric, args, *, release=None) -> bool:
         print(f"  grading the {role if role != 'public' else 'reference on the public checks'}: {path.name}",
               file=sys.stderr, flush=True)
 
-    report = run_check(rubric, data_dir=args.data_dir, isolation=args.isolation, release=release,
-                       progress=progress)
+    report = run_check(rubric, data_dir=args.data_dir, isolation=args.isolation, progress=progress)
     print("\n".join(render_check(report)), flush=True)
     return report.ok
 
