@@ -84,6 +84,16 @@ def test_gradescope_and_assign_refuse_to_build_when_the_check_fails(broken_cours
     assert release.read_text() == before
 
 
+@pytest.mark.slow
+def test_the_bundled_backprop_assignment_passes_its_check(data_dir, capsys):
+    # The second assignment, written through the instructor guide alone: reference, release, public
+    # checks and four mutants, each caught.
+    assert main(["check", "--assignment", "backprop", "--data-dir", data_dir]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ok   reference backprop.ipynb: 50/50" in out and "ok   public    backprop.ipynb: 4/4" in out
+    assert out.count("caught by:") == 4
+
+
 def test_check_needs_a_reference(capsys):
     public = PROJECT / "assignments" / "mnist_mlp" / "public"
     assert main(["check", "--rubric", str(public)]) == 1
