@@ -22,6 +22,12 @@ def test_mean_of_ones_is_two(student):
 
 def test_free(student):
     pass
+
+
+def test_fit(student):
+    # The issue's own case: a test that reaches a grader operation instead of the student's function
+    # fails on the reference too, and the check says so before any student sees it.
+    student.fit(torch.ones(3), steps=3)
 '''
 
 
@@ -40,7 +46,8 @@ def broken_course(tmp_path):
     with open(rubric / "rubric.toml", "a") as f:
         f.write('\n[[items]]\nname = "impossible"\nsection = "Extra"\npoints = 1\n'
                 'tests = ["test_extra.py::test_mean_of_ones*"]\n'
-                '\n[[items]]\nname = "free"\nsection = "Extra"\npoints = 1\ntests = ["test_extra.py::test_free"]\n')
+                '\n[[items]]\nname = "free"\nsection = "Extra"\npoints = 1\ntests = ["test_extra.py::test_free"]\n'
+                '\n[[items]]\nname = "fit"\nsection = "Extra"\npoints = 1\ntests = ["test_extra.py::test_fit"]\n')
     return course
 
 
@@ -64,9 +71,10 @@ def test_check_fails_on_an_unreachable_item_and_on_a_mutant_that_loses_nothing(b
     assert "the reference earns 0/1 on item 2.1 impossible: " in out
     assert "mean of three ones" in out
     assert "mutant not_a_mistake.py loses nothing" in out
+    assert "the reference earns 0/1 on item 2.3 fit: " in out
     # An item the blank release earns is a warning, not an error.
     assert "warning: the blank release earns 1/1 on item 2.2 free" in out
-    assert "check FAILED: 2 error(s), 1 warning(s)" in out
+    assert "check FAILED: 3 error(s), 1 warning(s)" in out
 
 
 @pytest.mark.slow
