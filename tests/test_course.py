@@ -99,3 +99,12 @@ def test_a_course_in_a_temporary_folder_is_assigned_checked_and_graded(course, t
     assert "Total: 5 / 5" in capsys.readouterr().out
     assert main([str(submission), "--public", "--gpu", "off", "--threads", "1"]) == 0
     assert "Total: 1 / 1" in capsys.readouterr().out
+
+
+def test_a_submission_folder_never_brings_its_own_rubric(course, monkeypatch, capsys):
+    # A student folder laid out like a course (rubrics/ with a test file): graded from inside it, its
+    # tests would run in the grader's process. The grader refuses before running anything.
+    monkeypatch.chdir(course)
+    assert main([".", "--gpu", "off"]) == 2
+    assert "lies inside ., which is being graded" in capsys.readouterr().err
+    assert main(["batch", ".", "--out", str(course.parent / "out")]) == 2

@@ -25,14 +25,23 @@ def add_rubric_args(p: argparse.ArgumentParser) -> None:
                                     "is the fallback)")
 
 
-def rubric_from(args, *, public: bool = False):
-    """The rubric the arguments name: --rubric wins over --assignment."""
+def rubric_from(args, *, public: bool = False, graded=None):
+    """The rubric the arguments name: --rubric wins over --assignment. `graded`: the submission folder
+    (or batch folder) about to be graded, which must not hold the rubric (its tests run unsandboxed)."""
+    from pathlib import Path
+
+    from grader.errors import UsageError
     from grader.rubric import default_assignment, find_rubric, load_rubric
 
     if args.rubric:
-        return load_rubric(args.rubric)
-    name = args.assignment or default_assignment(args.course)
-    return find_rubric(name, public=public, course=args.course)
+        rubric = load_rubric(args.rubric)
+    else:
+        rubric = find_rubric(args.assignment or default_assignment(args.course), public=public, course=args.course)
+    if graded is not None and Path(graded).is_dir() and rubric.folder.resolve().is_relative_to(Path(graded).resolve()):
+        # `cd student_folder && grade .` would take the student's own rubrics/ for the course.
+        raise UsageError(f"the rubric {rubric.folder} lies inside {graded}, which is being graded: a submission "
+                         "never brings its own tests; run from the course folder or name it with --course")
+    return rubric
 
 
 def add_grading_args(p: argparse.ArgumentParser) -> None:

@@ -42,7 +42,7 @@ def command(argv: list[str]) -> int:
 
         if not Path(args.submission).exists():
             raise UsageError(f"{args.submission}: no such file or folder")
-        rubric = rubric_from(args, public=args.public)
+        rubric = rubric_from(args, public=args.public, graded=args.submission)
         options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation,
                                threads=args.threads)
         result = grade(args.submission, rubric, options)
