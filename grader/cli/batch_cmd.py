@@ -47,7 +47,7 @@ def command(argv: list[str]) -> int:
         from grader.report.html import write_report
 
         console = Console(highlight=False)
-        rubric = rubric_from(args)
+        rubric = rubric_from(args, graded=args.source)
         for f in (args.canvas_gradebook, args.moodle_grades):
             if f and not Path(f).is_file():
                 raise UsageError(f"{f}: no such file")

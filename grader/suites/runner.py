@@ -145,7 +145,9 @@ def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
     collector = Collector()
     folder = str(ctx.rubric.folder)
-    args = [folder, "--rootdir", folder, "--noconftest", "--continue-on-collection-errors", "-p", "no:cacheprovider", "-p", "no:warnings",
+    # mutants/ holds the instructor's buggy submissions for `grade check`, never tests.
+    args = [folder, "--rootdir", folder, "--ignore", os.path.join(folder, "mutants"), "--noconftest",
+            "--continue-on-collection-errors", "-p", "no:cacheprovider", "-p", "no:warnings",
             "-p", "no:stepwise", "-p", "no:doctest",
             # Per-test log capture and the gc.collect() passes hunting unraisable exceptions cost about
             # 0.5 s a grade; the suites log nothing and student code runs in another process.
