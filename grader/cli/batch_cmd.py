@@ -62,7 +62,8 @@ def command(argv: list[str]) -> int:
                 console.print(f"[yellow]refused[/] {escape(r.entry)}: {escape(r.reason)}", markup=True)
             if not source.submissions:
                 raise UsageError(f"{args.source}: no submissions found")
-            console.print(f"{escape(str(args.source))}: {source.kind} source, {len(source.submissions)} submission(s)")
+            console.print(f"{escape(str(args.source))}: {source.kind} source, {len(source.submissions)} submission(s)",
+                          soft_wrap=True)  # a long path is not broken over lines
             options = BatchOptions(jobs=args.jobs, data_dir=data_dir, isolation=args.isolation, timeout_s=args.timeout)
             run = grade_class(source, out, rubric, options, console=console)
             if run.interrupted:
