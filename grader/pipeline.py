@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import InfrastructureError, SubmissionError
+from grader.inert import add_host_path, clean
 from grader.load.mnist import Mnist, find_data_dir
 from grader.load.submission import load_submission
 from grader.results import GradeResult, ItemResult
@@ -72,11 +73,14 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         limits=Limits(threads=_threads(options)),
         mnist_raw_dir=str(mnist.raw_dir) if mnist else None, gpu=gpu, isolation=options.isolation)
     level = isolation_level(spec)
+    if mnist is not None:
+        add_host_path(mnist.root)
     try:
         submission = load_submission(path, keep=rubric.execution, required=rubric.required_names)
     except SubmissionError as exc:
         return _unreadable(path, rubric, str(exc), describe_isolation(level), start)
     if submission.files_dir:
+        add_host_path(submission.files_dir)
         spec = SandboxSpec(limits=spec.limits, mnist_raw_dir=spec.mnist_raw_dir, gpu=gpu,
                            isolation=options.isolation, submission_dir=submission.files_dir)
     timings.append(("load submission", time.perf_counter() - start))
@@ -115,7 +119,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         # The sandbox failed before any student code ran: a grader problem, never a score.
         raise InfrastructureError(student.infrastructure_error)
     items = score_items(rubric, outcomes)
-    output = bytes(student.output).decode("utf-8", "replace")
+    output = clean(bytes(student.output).decode("utf-8", "replace"))  # staff read it: no terminal escapes
     if student.output_total > len(student.output):
         output += f"\n[... {student.output_total - len(student.output)} more bytes of output dropped]"
     env = (("python", sys.version.split()[0]), ("torch", torch.__version__),

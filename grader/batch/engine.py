@@ -95,7 +95,9 @@ def content_sha256(path: Path) -> str:
 def journal_key(content: str, name: str, rubric_hash: str) -> str:
     # The name is graded too: messages quote it ("hw.ipynb: not valid JSON"), so a stored result is
     # reused only for the same bytes under the same name, never shown to a student under another's.
-    return hashlib.sha256(f"{content}:{name}:{grader.__version__}:{rubric_hash}".encode()).hexdigest()
+    # surrogateescape: a file name that is not UTF-8 is still a name (its own bytes), never a crash.
+    text = f"{content}:{name}:{grader.__version__}:{rubric_hash}"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def feedback_text(result: GradeResult) -> str:
@@ -356,7 +358,8 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
     todo = deque((key, subs[0], 1) for key, subs in runner.subs_of.items() if key not in reused)
     jobs = max(1, options.jobs or os.cpu_count() or 1)
     if reused:
-        console.print(f"{len(reused)} submission(s) already graded (journal {runner.journal.path}); not regrading them")
+        console.print(f"{len(reused)} submission(s) already graded (journal {runner.journal.path}); not regrading them",
+                      markup=False)
     console.print(f"grading {len(todo)} submission(s) with {min(jobs, max(1, len(todo)))} parallel job(s)")
     interrupted = False
     try:
@@ -445,11 +448,11 @@ def _check(runner: _Runner, child: _Child) -> bool:
 
 def _handle(runner: _Runner, child: _Child, progress):
     """Record a finished child; returns what to retry, if anything."""
-    from rich.markup import escape
+    from grader.report.terminal import escape
 
     status, result, message = runner.collect(child)
     seconds = time.monotonic() - child.started
-    name = child.sub.key
+    name = escape(child.sub.key)  # from an archive or a folder: data, never markup
     if status == NEEDS_REGRADE and child.attempt < TRIES:
         progress.console.print(f"[yellow]![/] {name}: infrastructure failure, trying again ({escape(message)})")
         return child.key, child.sub, child.attempt + 1

@@ -45,6 +45,7 @@ def command(argv: list[str]) -> int:
             write_grades_csv,
         )
         from grader.report.html import write_report
+        from grader.report.terminal import escape
 
         console = Console(highlight=False)
         rubric = rubric_from(args, graded=args.source)
@@ -58,15 +59,16 @@ def command(argv: list[str]) -> int:
         with _exclusive(out):
             source = open_source(args.source, _fresh(out / ".work" / "source"), exclude=out)
             for r in source.refused:
-                console.print(f"[yellow]refused[/] {r.entry}: {r.reason}", markup=True)
+                console.print(f"[yellow]refused[/] {escape(r.entry)}: {escape(r.reason)}", markup=True)
             if not source.submissions:
                 raise UsageError(f"{args.source}: no submissions found")
-            console.print(f"{args.source}: {source.kind} source, {len(source.submissions)} submission(s)")
+            console.print(f"{escape(str(args.source))}: {source.kind} source, {len(source.submissions)} submission(s)",
+                          soft_wrap=True)  # a long path is not broken over lines
             options = BatchOptions(jobs=args.jobs, data_dir=data_dir, isolation=args.isolation, timeout_s=args.timeout)
             run = grade_class(source, out, rubric, options, console=console)
             if run.interrupted:
                 console.print(f"interrupted: {run.graded_now} graded by this run are kept in {out / 'journal.jsonl'}; "
-                              "run the same command again to finish the rest")
+                              "run the same command again to finish the rest", markup=False)
                 return Exit.INTERRUPTED
             write_grades_csv(run, out / "grades.csv")
             write_report(run, out / "report.html")
@@ -78,17 +80,17 @@ def command(argv: list[str]) -> int:
             _fresh(out / ".work")
         for f in fills:
             scaled = f" (scaled to {f.scaled_to:g} points)" if f.scaled_to is not None else ""
-            console.print(f"{f.path}: column {f.column!r} filled for {f.filled} student(s){scaled}")
+            console.print(f"{f.path}: column {f.column!r} filled for {f.filled} student(s){scaled}", markup=False)
             if f.not_in_gradebook:
-                console.print(f"  [yellow]not in the gradebook:[/] {', '.join(f.not_in_gradebook)}")
+                console.print(f"  [yellow]not in the gradebook:[/] {escape(', '.join(f.not_in_gradebook))}")
             if f.left_blank:
-                console.print(f"  [yellow]left blank (needs regrade):[/] {', '.join(f.left_blank)}")
+                console.print(f"  [yellow]left blank (needs regrade):[/] {escape(', '.join(f.left_blank))}")
         regrade = [g.submission.key for g in run.graded if g.status == NEEDS_REGRADE]
         rate = 60 * run.graded_now / run.seconds if run.seconds and run.graded_now else 0.0
         console.print(f"wrote {out / 'grades.csv'} and {out / 'report.html'}; graded {run.graded_now} in "
-                      f"{run.seconds:.0f} s ({rate:.1f} per minute)")
+                      f"{run.seconds:.0f} s ({rate:.1f} per minute)", markup=False)
         if regrade:
-            console.print(f"[red]needs regrade[/] (the grader could not run; not a score): {', '.join(regrade)}; "
+            console.print(f"[red]needs regrade[/] (the grader could not run; not a score): {escape(', '.join(regrade))}; "
                           "fix the cause and run the same command again")
             return Exit.INFRASTRUCTURE
         return Exit.OK

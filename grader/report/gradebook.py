@@ -11,6 +11,7 @@ from pathlib import Path
 from grader.classrun import BatchRun, Graded
 from grader.errors import UsageError
 from grader.files import write_atomic
+from grader.inert import csv_cell
 from grader.report.common import number, section_points, sections_of, students
 
 BOM = "\ufeff"
@@ -21,7 +22,7 @@ def write_grades_csv(run: BatchRun, path: str | Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student_id", "name", "email", "submission", "score", "max_score", "percent", "status", "late",
-                *sections])
+                *map(csv_cell, sections)])
     for student, g in students(run):
         r = g.result
         if r is None:  # needs regrade: no number at all, never a silent 0
@@ -29,8 +30,9 @@ def write_grades_csv(run: BatchRun, path: str | Path) -> None:
         else:
             pct = 100 * r.score / r.max_score if r.max_score else 0.0
             scores = [number(r.score), number(r.max_score), number(pct)] + [number(section_points(g, s)) for s in sections]
-        w.writerow([student.id, student.name, student.email, g.submission.key, *scores[:3], g.status,
-                    "yes" if g.submission.late else "", *scores[3:]])
+        # Every text cell a student can influence is inert; the scores are numbers the grader wrote.
+        w.writerow([*map(csv_cell, (student.id, student.name, student.email, g.submission.key)), *scores[:3],
+                    csv_cell(g.status), "yes" if g.submission.late else "", *scores[3:]])
     write_atomic(path, buf.getvalue())
 
 
@@ -58,8 +60,10 @@ def _read(path: str | Path) -> tuple[list[list[str]], bool]:
 
 
 def _write(rows: list[list[str]], path: Path, bom: bool) -> None:
+    # The LMS's own cells are written back inert too (a display name a student chose can be a formula);
+    # plain numbers, the scores among them, stay numbers.
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    csv.writer(buf, lineterminator="\r\n").writerows([csv_cell(c) for c in row] for row in rows)
     write_atomic(path, (BOM if bom else "") + buf.getvalue())
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from grader.classrun import NEEDS_REGRADE, BatchRun, Graded
 from grader.files import write_atomic
+from grader.inert import clean
 from grader.report.common import number, section_points, sections_of
 from grader.results import Isolation
 
@@ -146,7 +147,8 @@ def render_html(run: BatchRun) -> str:
     common, hints = failure_reasons(run)
     counts = Counter(g.status for g in run.graded)
     slowest = sorted(results, key=lambda g: -g.result.duration_s)[:10]
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    # Every value shown goes through clean() before it is escaped: no control characters in the page.
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, finalize=_inert)
     return env.from_string(TEMPLATE).render(
         run=run, title=run.rubric.title, counts=sorted(counts.items()), n=len(run.graded),
         mean=statistics.fmean(percents) if percents else 0.0,
@@ -157,6 +159,10 @@ def render_html(run: BatchRun) -> str:
         tests=tests, common=common, hints=hints, slowest=slowest, attention=attention(run),
         students=sorted(run.graded, key=lambda g: g.submission.key), pct=_pct, number=number,
     )
+
+
+def _inert(value):
+    return type(value)(clean(value)) if isinstance(value, str) else value
 
 
 def write_report(run: BatchRun, path: str | Path) -> None:

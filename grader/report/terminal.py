@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _escape
 from rich.table import Table
 
+from grader.inert import clean
 from grader.results import GradeResult, Isolation
 
 STATUS = {"passed": "[green]passed[/]", "partial": "[yellow]partial[/]", "failed": "[red]failed[/]",
           "skipped": "[dim]skipped[/]"}
+
+
+def escape(text: str) -> str:
+    """Text for a rich markup string: inert (no control characters) and never markup itself."""
+    return _escape(clean(text))
 
 
 def _points(x: float) -> str:
@@ -43,7 +49,7 @@ def render(result: GradeResult, console: Console | None = None, *, show_hidden: 
             why = "\n".join(escape(f) for f in item.feedback[:3])
             if len(item.feedback) > 3:
                 why += f"\n(+{len(item.feedback) - 3} more)"
-            table.add_row(item.number, escape(item.name), points, STATUS.get(item.status, item.status), why)
+            table.add_row(escape(item.number), escape(item.name), points, STATUS.get(item.status, item.status), why)
         if shown:
             console.print(table)
     if hidden:
@@ -53,4 +59,4 @@ def render(result: GradeResult, console: Console | None = None, *, show_hidden: 
     style = "green" if result.isolation_level == Isolation.FULL else "bold red"
     console.print(f"Isolation: [{style}]{escape(result.isolation)}[/]")
     console.print(f"[dim]Graded in {result.duration_s:.1f} s; "
-                  + ", ".join(f"{k} {v}" for k, v in result.environment) + "[/]")
+                  + escape(", ".join(f"{k} {v}" for k, v in result.environment)) + "[/]")
