@@ -56,6 +56,7 @@ class GradeResult:
     staff_output: str = ""  # what the submission printed: for instructors only
     timings: tuple[tuple[str, float], ...] = field(default=())  # phase -> seconds
     worker_peak_mb: float = 0.0
+    time_limit_reached: bool = False  # the total time limit stopped grading; later checks were not run
 
     @property
     def sections(self) -> tuple[str, ...]:

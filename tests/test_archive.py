@@ -92,7 +92,28 @@ def test_student_with_several_files_gets_a_folder(tmp_path):
     src = open_source(make_zip(tmp_path / "m.zip", entries), tmp_path / "work")
     (sub,) = src.submissions
     assert sub.path.is_dir() and (sub.path / "data" / "helper.py").read_bytes() == b"x = 1\n"
-    assert src.ignored == ("Ada Lovelace_1001_assignsubmission_onlinetext_/onlinetext.html",)
+    assert [(r.entry, r.reason) for r in src.ignored] == [
+        ("Ada Lovelace_1001_assignsubmission_onlinetext_/onlinetext.html",
+         "Moodle onlinetext (not a file submission), so not graded")]
+
+
+def test_every_entry_is_graded_or_listed_with_a_reason(tmp_path):
+    """Upper-case LATE is Canvas's layout too; a notebook matching no layout is graded under a name taken
+    from its own, flagged; any other file is listed with why it was not graded."""
+    entries = canvas_entries()
+    entries["lovelaceada_LATE_1001_67891_ada.py"] = entries.pop("lovelaceada_1001_67891_ada.py")
+    entries["Alice Smith mnist.IPYNB"] = b"{}"
+    entries["notes.pdf"] = b"%PDF"
+    src = open_source(make_zip(tmp_path / "c.zip", entries), tmp_path / "work")
+    assert src.kind == "canvas"
+    by_id = {s.students[0].id: s for s in src.submissions}
+    assert by_id["1001"].late and by_id["1001"].path.read_bytes() == FILES["ada"]
+    stray = by_id["stray-Alice_Smith_mnist"]
+    assert stray.key == "stray-Alice_Smith_mnist" and "matches no canvas layout" in stray.note
+    assert stray.path.name == "Alice Smith mnist.IPYNB"
+    assert [(r.entry, r.reason) for r in src.ignored] == [
+        ("notes.pdf", "matches no canvas layout and not a .ipynb or .py file, so not graded")]
+    assert len(src.submissions) == len(FILES) + 1
 
 
 def test_folder_source_files_and_subfolders(tmp_path):
@@ -108,7 +129,7 @@ def test_folder_source_files_and_subfolders(tmp_path):
     assert src.kind == "folder"
     assert {s.key: s.path for s in src.submissions} == {"ada": folder / "ada.py", "ben": folder / "ben"}
     assert [(r.entry, r.reason) for r in src.refused] == [("evil.py", "symbolic link")]
-    assert src.ignored == ("README.md",)
+    assert [r.entry for r in src.ignored] == ["README.md"] and "not graded" in src.ignored[0].reason
 
 
 def test_zip_of_a_folder_of_submissions(tmp_path):

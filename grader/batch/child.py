@@ -33,6 +33,22 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _saver(path: str):
+    """Save the outcomes so far after each test: if this process is killed at the batch's time limit,
+    the batch still scores what was reached."""
+    import json
+
+    from grader.serialize import outcomes_to_plain
+
+    def save(outcomes) -> None:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(outcomes_to_plain(outcomes), f)
+        os.replace(tmp, path)  # a reader sees the old list or the new one, never half of one
+
+    return save
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grader.batch.child")
     p.add_argument("submission")
@@ -41,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir")
     p.add_argument("--gpu", default="off")
     p.add_argument("--isolation", default="auto")
+    p.add_argument("--stop-at", type=float, help="time.monotonic() by which to stop calling the student")
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     _die_with_batch()
@@ -54,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rubric = load_rubric(args.rubric)
         # One torch thread per job: the batch runs as many jobs as there are cores.
-        options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation, threads=1)
-        result = grade(args.submission, rubric, options, zygote=ZYGOTE)
+        options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation, threads=1,
+                               stop_at=args.stop_at)
+        result = grade(args.submission, rubric, options, zygote=ZYGOTE, on_outcome=_saver(args.out + ".partial"))
     except InfrastructureError as exc:
         write_json({"infrastructure_error": str(exc)}, args.out)
         return 4

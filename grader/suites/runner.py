@@ -33,6 +33,7 @@ class SuiteContext:
     mnist: object  # grader.load.mnist.Mnist: test labels stay here
     gpu: str  # "auto" | "on" | "off"
     gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
+    on_outcome: object = None  # called with the outcomes so far after each test
 
 
 def seed_for(assignment: str, nodeid: str) -> int:
@@ -94,8 +95,9 @@ class Fixtures:
 class Collector:
     """Turns pytest's reports into Outcomes: one per test, plus one per broken test file."""
 
-    def __init__(self):
+    def __init__(self, on_outcome=None):
         self.outcomes: dict[str, Outcome] = {}
+        self.on_outcome = on_outcome
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -110,6 +112,8 @@ class Collector:
                 duration=(prev.duration if prev else 0.0) + report.duration,
                 properties=tuple((str(k), v) for k, v in report.user_properties),
             )
+            if self.on_outcome is not None:
+                self.on_outcome(tuple(self.outcomes.values()))
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -140,7 +144,7 @@ def _classify(report, call) -> tuple[str, str]:
 
 def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
-    collector = Collector()
+    collector = Collector(ctx.on_outcome)
     folder = str(ctx.rubric.folder)
     args = [folder, "--rootdir", folder, "--noconftest", "--continue-on-collection-errors", "-p", "no:cacheprovider", "-p", "no:warnings",
             "-p", "no:stepwise", "-p", "no:doctest",
