@@ -13,6 +13,7 @@ import sys
 
 # Set by the batch process before it forks a child: the shared template sandbox (see grader.sandbox.Zygote).
 ZYGOTE = None
+STOPPING = False  # set on SIGTERM: outcomes from then on are the stop's doing, never saved
 
 
 def _die_with_batch() -> None:
@@ -30,6 +31,8 @@ def _die_with_batch() -> None:
 
 def _terminate(signum, frame):
     # SIGTERM (a timeout, or the batch going away) unwinds grade(), whose cleanup kills the sandbox.
+    global STOPPING
+    STOPPING = True
     raise SystemExit(128 + signum)
 
 
@@ -41,6 +44,8 @@ def _saver(path: str):
     from grader.serialize import outcomes_to_plain
 
     def save(outcomes) -> None:
+        if STOPPING:
+            return
         tmp = f"{path}.tmp"
         with open(tmp, "w") as f:
             json.dump(outcomes_to_plain(outcomes), f)

@@ -448,7 +448,8 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
     try:
         if todo and options.fork:
             runner.prepare_forking()
-        _loop(runner, todo, jobs, len(todo))
+        if todo:
+            _loop(runner, todo, jobs, len(todo))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -497,7 +498,7 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
                         else:
                             progress.advance(task)
                         progress.update(task, **runner.counts, remaining=total - sum(runner.counts.values()))
-                if time.monotonic() - shown > 0.5:
+                if time.monotonic() - shown > 0.5 or not running:
                     shown = time.monotonic()
                     _warn_slow(runner, running, progress)
                     progress.update(task, running=_running_text(running))
