@@ -218,7 +218,9 @@ def test_interrupted_run_says_what_the_resume_finds(tmp_path):
     first.send_signal(signal.SIGTERM)
     said = " ".join(first.communicate(timeout=60)[0].split())
     assert first.returncode == 130, said
-    kept = int(re.search(r"interrupted: (\d+) submission\(s\) graded by this run are kept", said).group(1))
+    m = re.search(r"interrupted: (\d+) submission\(s\) graded by this run are kept", said)
+    assert m, said
+    kept = int(m.group(1))
     assert kept == len(read_grades(out)) >= 3  # s0 and s1 count twice, as the resume counts them
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert f"{kept} submission(s) already graded" in " ".join(again.stdout.split())
@@ -566,6 +568,8 @@ def test_timeout_keeps_the_points_earned_before_it(export_run):
     data = json.loads((export_run["out"] / "1006" / "results.json").read_text())
     jsonschema.validate(data, SCHEMA)
     assert data["score"] == 2
+    page = (export_run["out"] / "1006" / "feedback.html").read_text()  # the check beside the cell it grades
+    assert page.index("def mean") < page.index("1.1 mean: 2/3 (partial)") < page.index("def clip")
     text = " ".join(export_run["stdout"].split())
     assert "1006 2/5 timeout: stopped at the time limit (10 s); points earned before it are kept" in text
     rows = list(csv.reader(io.StringIO((export_run["out"] / "canvas_import.csv").read_text())))
@@ -663,3 +667,20 @@ def test_progress_names_who_is_running_and_warns_of_a_slow_one(tiny_rubric, tmp_
     batch._warn_slow(runner, running, progress)  # once per submission
     assert log.getvalue().count("has been running") == 1
     assert "ben has been running for 95 s, over 16x the median (6.0 s); it is stopped at 300 s" in log.getvalue()
+
+
+def test_feedback_page_puts_each_visible_check_beside_the_cell_it_grades():
+    from grader.report.html import feedback_html
+    from grader.results import GradeResult, ItemResult
+
+    items = (ItemResult("1.1", "mean", "Statistics", 1, 3, "partial", "visible", ("1 of 3 cases passed",)),
+             ItemResult("1.2", "clip", "Statistics", 2, 2, "passed", "hidden"),
+             ItemResult("1.3", "style: <b>tidy</b>", "Statistics", 0, 1, "failed", "visible", ("untidy",)))
+    result = GradeResult("tiny", "Tiny", "zoe.ipynb", 3, 6, items, "full")
+    cells = (("markdown", "# Mine <script>alert(1)</script>"), ("code", "import torch"),
+             ("code", "def mean(x):\n    return x.sum()"), ("code", "def clip(x, lo, hi):\n    return x"))
+    page = feedback_html(result, cells)
+    assert "<script" not in page and "&lt;script&gt;" in page and "&lt;b&gt;tidy" in page
+    assert page.index("def mean") < page.index("1.1 mean: 1/3 (partial)") < page.index("def clip")
+    assert "1.2 clip" not in page and "1 hidden check(s) are not shown" in page
+    assert page.index("Checks not tied to one cell") < page.index("1.3 style") < page.index("import torch")

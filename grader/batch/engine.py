@@ -8,6 +8,7 @@ and its files are in place, so a run killed at any moment loses at most the subm
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -16,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -118,15 +120,38 @@ def feedback_text(result: GradeResult) -> str:
     return buf.getvalue()
 
 
+def student_cells(path: Path) -> tuple[tuple[str, str], ...]:
+    """(cell type, source) of the notebook or .py file handed in, for the feedback page; () if unreadable."""
+    import nbformat
+
+    from grader.load.submission import MAX_SUBMISSION_BYTES, _pick_from_folder
+
+    try:
+        p = _pick_from_folder(path) if path.is_dir() else path
+        if p.stat().st_size > MAX_SUBMISSION_BYTES:
+            return ()
+        text = p.read_text(encoding="utf-8", errors="replace")
+        if p.suffix.lower() != ".ipynb":
+            return (("code", text),)
+        nb = nbformat.reads(text, as_version=4)
+        return tuple((str(c.get("cell_type", "")), str(c.get("source", ""))) for c in nb.cells)
+    except Exception:  # noqa: BLE001  (an unreadable notebook gets a feedback page without its cells)
+        return ()
+
+
 def write_student_files(out: Path, g: Graded) -> None:
+    from grader.report.html import feedback_html
+
     folder = out / g.submission.key
     if g.result is None:
         (folder / "results.json").unlink(missing_ok=True)  # never leave a stale grade behind
+        (folder / "feedback.html").unlink(missing_ok=True)
         write_atomic(folder / "feedback.txt", f"Not graded yet: {g.message}\nThis submission will be regraded.\n")
         return
     shown = dataclasses.replace(g.result, submission=g.submission.shown_as)
     write_json(to_results_json(shown), folder / "results.json")
     write_atomic(folder / "feedback.txt", feedback_text(shown))
+    write_atomic(folder / "feedback.html", feedback_html(shown, student_cells(g.submission.path)))
 
 
 def failed_result(sub: StudentSubmission, rubric: Rubric, error: str, staff: str = "") -> GradeResult:
@@ -301,11 +326,11 @@ class _Runner:
         if result is not None:
             write_json(to_plain(result), self.out / STORE / f"{key}.json")
             entry.update(score=result.score, max_score=result.max_score, result=f"{STORE}/{key}.json")
-        for sub in self.subs_of[key]:
-            g = Graded(sub, status, result, attempts, message)
-            self.done.setdefault(key, g)
+        graded = [Graded(sub, status, result, attempts, message) for sub in self.subs_of[key]]
+        for g in graded:
             write_student_files(self.out, g)
         self.journal.append(entry)
+        self.done.setdefault(key, graded[0])  # only once journaled: what Ctrl-C reports as kept is kept
         self.counts["failed" if status in FAILED else "graded"] += 1
         self.durations.append(seconds)
         if self.on_finish is not None:
@@ -492,7 +517,8 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
                 for child in list(running):
                     if _check(runner, child):
                         running.remove(child)
-                        retry = _handle(runner, child, progress)
+                        with _interrupt_after():
+                            retry = _handle(runner, child, progress)
                         if retry:
                             todo.append(retry)
                         else:
@@ -512,6 +538,25 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
             except subprocess.TimeoutExpired:
                 runner.kill(child, signal.SIGKILL)
                 child.proc.wait()
+
+
+@contextlib.contextmanager
+def _interrupt_after():
+    """Ctrl-C (or SIGTERM) while a finished submission is recorded takes effect once it is: its files,
+    journal line and progress line are all there, or none of them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 def _running_text(running: list[_Child], most: int = 3) -> str:

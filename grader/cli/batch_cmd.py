@@ -83,14 +83,19 @@ def command(argv: list[str]) -> int:
                               f"{out / 'journal.jsonl'} (grades.csv has every graded row); "
                               "run the same command again to finish the rest")
                 return Exit.INTERRUPTED
-            run = dataclasses.replace(run, similar=similar_in(run))
-            write_grades_csv(run, out / "grades.csv", people)
-            write_report(run, out / "report.html")
-            fills = []
-            if args.canvas_gradebook:
-                fills.append(fill_canvas(args.canvas_gradebook, out / "canvas_import.csv", run, args.lms_column))
-            if args.moodle_grades:
-                fills.append(fill_moodle(args.moodle_grades, out / "moodle_import.csv", run))
+            try:
+                run = dataclasses.replace(run, similar=similar_in(run))
+                write_grades_csv(run, out / "grades.csv", people)
+                write_report(run, out / "report.html")
+                fills = []
+                if args.canvas_gradebook:
+                    fills.append(fill_canvas(args.canvas_gradebook, out / "canvas_import.csv", run, args.lms_column))
+                if args.moodle_grades:
+                    fills.append(fill_moodle(args.moodle_grades, out / "moodle_import.csv", run))
+            except KeyboardInterrupt:
+                console.print(f"interrupted while writing the report: grading had finished and every grade is kept "
+                              f"in {out / 'journal.jsonl'}; run the same command again to write the files")
+                return Exit.INTERRUPTED
             _fresh(out / ".work")
         for f in fills:
             scaled = f" (scaled to {f.scaled_to:g} points)" if f.scaled_to is not None else ""

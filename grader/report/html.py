@@ -183,6 +183,46 @@ def render_html(run: BatchRun) -> str:
     )
 
 
+_DEFINES = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", re.M)
+
+
+def place_checks(items, cells) -> tuple[dict[int, list], list]:
+    """({cell index: [items]}, items placed nowhere): a check goes beside the cell that defines the name its
+    rubric item starts with ("softmax: values ..." beside `def softmax`), the last such cell if several."""
+    defined: dict[str, int] = {}
+    for n, (kind, source) in enumerate(cells):
+        if kind == "code":
+            for m in _DEFINES.finditer(source):
+                defined[m.group(1) or m.group(2)] = n
+    placed: dict[int, list] = defaultdict(list)
+    loose = []
+    for item in items:
+        name = re.match(r"\s*([A-Za-z_]\w*)", item.name)
+        cell = defined.get(name.group(1)) if name else None
+        if cell is None:
+            loose.append(item)
+        else:
+            placed[cell].append(item)
+    return placed, loose
+
+
+def feedback_html(result, cells: tuple[tuple[str, str], ...]) -> str:
+    """A student's own notebook as one page, each visible check's result beside the cell it grades; hidden
+    checks are counted, not shown (as in feedback.txt)."""
+    import jinja2
+    from markdown_it import MarkdownIt
+
+    visible = [i for i in result.items if i.visibility == "visible"]
+    placed, loose = place_checks(visible, cells)
+    md = MarkdownIt("commonmark", {"html": False})  # raw HTML in a student's markdown stays text
+    shown = [(kind, md.render(source) if kind == "markdown" else source, placed.get(n, ()))
+             for n, (kind, source) in enumerate(cells)]
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(FEEDBACK).render(
+        r=result, cells=shown, loose=loose, hidden=len(result.items) - len(visible), number=number,
+        pct=_pct(result.score, result.max_score))
+
+
 def write_report(run: BatchRun, path: str | Path) -> None:
     write_atomic(path, render_html(run))
 
@@ -277,6 +317,46 @@ reason to look, not a verdict.</p>
 <td class="s-{{ g.status.split()[0] }}">{{ g.status }}</td><td>{{ "late" if g.submission.late else "" }}</td>
 <td><a href="{{ g.submission.key }}/feedback.html">feedback.html</a> <a href="{{ g.submission.key }}/feedback.txt">.txt</a></td></tr>{% endfor %}
 </tbody></table>
+</body>
+</html>
+"""
+
+FEEDBACK = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ r.title }}: feedback</title>
+<style>
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1150px;
+       margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.5em; margin-bottom: .2em; } .muted { color: #666; }
+.cell { display: flex; gap: 1em; margin: .6em 0; align-items: flex-start; }
+.src { flex: 3; min-width: 0; } .checks { flex: 2; min-width: 0; }
+pre { background: #f6f8fa; border: 1px solid #e3e6ea; border-radius: 4px; padding: .5em .7em; margin: 0;
+      overflow-x: auto; font: 12.5px/1.4 ui-monospace, monospace; }
+.md { padding: 0 .7em; } .check { border-left: 4px solid #bbb; padding: .2em .6em; margin-bottom: .4em;
+      background: #fafafa; font-size: .9em; }
+.check.passed { border-color: #2e8b57; } .check.partial { border-color: #e0a526; } .check.failed { border-color: #c0392b; }
+.check.skipped { border-color: #bbb; } .check b { display: block; } .why { margin: .2em 0 0; padding-left: 1.1em; }
+.total { font-size: 1.2em; font-weight: 600; }
+</style>
+</head>
+<body>
+<h1>{{ r.title }}</h1>
+<p class="muted">{{ r.submission }}</p>
+<p class="total">Total: {{ number(r.score) }} / {{ number(r.max_score) }} ({{ "%.1f"|format(pct) }}%)</p>
+{% if r.error %}<p><b>Not graded:</b> {{ r.error }}</p>{% endif %}
+{% for note in r.notes %}<p class="muted">note: {{ note }}</p>{% endfor %}
+{% if hidden %}<p class="muted">{{ hidden }} hidden check(s) are not shown; they count toward the final grade.</p>{% endif %}
+{% macro check(i) %}<div class="check {{ i.status }}"><b>{{ i.number }} {{ i.name }}: {% if i.status == "skipped" %}-{% else %}{{ number(i.score) }}/{{ number(i.max_score) }}{% endif %} ({{ i.status }})</b>
+{% if i.feedback %}<ul class="why">{% for f in i.feedback[:4] %}<li>{{ f }}</li>{% endfor %}{% if i.feedback|length > 4 %}<li>(+{{ i.feedback|length - 4 }} more)</li>{% endif %}</ul>{% endif %}</div>{% endmacro %}
+{% if loose %}<div class="cell"><div class="src"><p class="muted">Checks not tied to one cell of your notebook:</p></div>
+<div class="checks">{% for i in loose %}{{ check(i) }}{% endfor %}</div></div>{% endif %}
+{% for kind, body, checks in cells %}<div class="cell"><div class="src">{% if kind == "markdown" %}<div class="md">{{ body|safe }}</div>{% else %}<pre>{{ body }}</pre>{% endif %}</div>
+<div class="checks">{% for i in checks %}{{ check(i) }}{% endfor %}</div></div>
+{% endfor %}
 </body>
 </html>
 """
