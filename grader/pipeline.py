@@ -56,7 +56,8 @@ def _gpu_in_sandbox(options: GradeOptions) -> bool:
 def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions(), *,
           zygote=None, on_outcome=None) -> GradeResult:
     """Grade one submission file or folder. A broken or hostile submission is a result, not an error.
-    on_outcome(outcomes so far) is called after each test (a batch child saves them as it goes)."""
+    on_outcome(test ids collected, outcomes so far) is called after collection and after each test (a
+    batch child saves them as it goes)."""
     start = time.perf_counter()
     timings: list[tuple[str, float]] = []
     mnist = Mnist(find_data_dir(options.data_dir)) if rubric.needs_mnist else None

@@ -43,12 +43,12 @@ def _saver(path: str):
 
     from grader.serialize import outcomes_to_plain
 
-    def save(outcomes) -> None:
+    def save(collected, outcomes) -> None:
         if STOPPING:
             return
         tmp = f"{path}.tmp"
         with open(tmp, "w") as f:
-            json.dump(outcomes_to_plain(outcomes), f)
+            json.dump({"collected": list(collected), "outcomes": outcomes_to_plain(outcomes)}, f)
         os.replace(tmp, path)  # a reader sees the old list or the new one, never half of one
 
     return save

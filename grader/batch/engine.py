@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -35,7 +36,7 @@ from grader.classrun import (
 from grader.errors import ConfigError, InfrastructureError
 from grader.files import tree_sha256, write_atomic, write_json
 from grader.report.gradescope import to_results_json
-from grader.results import GradeResult, ItemResult
+from grader.results import GradeResult, ItemResult, Outcome
 from grader.rubric import Rubric, score_items
 from grader.serialize import from_plain, outcomes_from_plain, to_plain
 
@@ -131,8 +132,8 @@ def student_cells(path: Path) -> tuple[tuple[str, str], ...]:
         if p.stat().st_size > MAX_SUBMISSION_BYTES:
             return ()
         text = p.read_text(encoding="utf-8", errors="replace")
-        if p.suffix.lower() != ".ipynb":
-            return (("code", text),)
+        if p.suffix.lower() != ".ipynb":  # a .py file: one cell per top-level definition
+            return tuple(("code", part) for part in re.split(r"\n(?=@|def |class |async def )", text) if part.strip())
         nb = nbformat.reads(text, as_version=4)
         return tuple((str(c.get("cell_type", "")), str(c.get("source", ""))) for c in nb.cells)
     except Exception:  # noqa: BLE001  (an unreadable notebook gets a feedback page without its cells)
@@ -163,11 +164,15 @@ def failed_result(sub: StudentSubmission, rubric: Rubric, error: str, staff: str
                        staff_output=staff)
 
 
-def stopped_result(sub: StudentSubmission, rubric: Rubric, outcomes, why: str, staff: str = "") -> GradeResult:
-    """What a submission stopped at the time limit earns: the checks it finished keep their points, the
-    others score 0 as not reached."""
+def stopped_result(sub: StudentSubmission, rubric: Rubric, outcomes, collected, why: str,
+                   staff: str = "") -> GradeResult:
+    """What a submission stopped at the time limit earns: the tests it finished keep their points, those
+    collected but not reached fail (a parametrized item is not whole on the cases it reached), and
+    items with no test at all score 0 as not reached."""
+    have = {o.nodeid for o in outcomes}
+    missed = tuple(Outcome(str(n), "failed", f"{NOT_REACHED}: {why}") for n in collected if n not in have)
     items = tuple(i if i.outcomes or i.status == "skipped" else dataclasses.replace(i, feedback=(f"{NOT_REACHED}: {why}",))
-                  for i in score_items(rubric, tuple(outcomes)))
+                  for i in score_items(rubric, tuple(outcomes) + missed))
     return GradeResult(assignment=rubric.assignment, title=rubric.title, submission=sub.shown_as,
                        score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items),
                        items=items, isolation="", staff_output=staff, time_limit_reached=True)
@@ -295,11 +300,13 @@ class _Runner:
             data = {}
         if child.terminated_at:
             try:
-                outcomes = outcomes_from_plain(json.loads(_partial(child.out).read_text()))
-            except (OSError, ValueError):
-                outcomes = ()
+                saved = json.loads(_partial(child.out).read_text())
+                outcomes = outcomes_from_plain(saved["outcomes"])
+                collected = [str(n) for n in saved["collected"]]
+            except (OSError, ValueError, TypeError, KeyError):
+                outcomes, collected = (), []
             why = f"grading was stopped at the time limit ({self.timeout:.0f} s)"
-            result = stopped_result(child.sub, self.rubric, outcomes, why, _tail(child.err))
+            result = stopped_result(child.sub, self.rubric, outcomes, collected, why, _tail(child.err))
             return "timeout", result, timeout_message(result, self.timeout)
         if rc == 0 and isinstance(data.get("result"), dict):
             try:
@@ -478,13 +485,15 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        runner.close()
-    run = dataclasses.replace(snapshot(True), interrupted=interrupted)
-    if not interrupted:
-        for g in run.graded:
-            if g.from_journal:  # rewritten: the files may predate a crash, or belong to a renamed student
-                write_student_files(out, g)
-    return run
+        with _holding_signals() as held:  # a signal from here on ends the run as an interruption would
+            runner.close()
+    with _holding_signals() as late:
+        run = dataclasses.replace(snapshot(True), interrupted=interrupted or bool(held))
+        if not run.interrupted:
+            for g in run.graded:
+                if g.from_journal:  # rewritten: the files may predate a crash, or belong to a renamed student
+                    write_student_files(out, g)
+    return dataclasses.replace(run, interrupted=run.interrupted or bool(late))
 
 
 def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
@@ -541,20 +550,27 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
 
 
 @contextlib.contextmanager
-def _interrupt_after():
-    """Ctrl-C (or SIGTERM) while a finished submission is recorded takes effect once it is: its files,
-    journal line and progress line are all there, or none of them."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _holding_signals():
+    """Ctrl-C and SIGTERM wait until the block ends; yields the list of those that arrived."""
     held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
     previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield held
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _interrupt_after():
+    """Ctrl-C (or SIGTERM) while a finished submission is recorded takes effect once it is: its files,
+    journal line and progress line are all there, or none of them."""
+    with _holding_signals() as held:
+        yield
     if held:
         raise KeyboardInterrupt
 

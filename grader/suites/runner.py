@@ -33,7 +33,7 @@ class SuiteContext:
     mnist: object  # grader.load.mnist.Mnist: test labels stay here
     gpu: str  # "auto" | "on" | "off"
     gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
-    on_outcome: object = None  # called with the outcomes so far after each test
+    on_outcome: object = None  # on_outcome(test ids collected, outcomes so far): after collection, after each test
 
 
 def seed_for(assignment: str, nodeid: str) -> int:
@@ -98,6 +98,12 @@ class Collector:
     def __init__(self, on_outcome=None):
         self.outcomes: dict[str, Outcome] = {}
         self.on_outcome = on_outcome
+        self.collected: tuple[str, ...] = ()
+
+    def pytest_collection_finish(self, session):
+        self.collected = tuple(item.nodeid for item in session.items)
+        if self.on_outcome is not None:
+            self.on_outcome(self.collected, ())
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -113,7 +119,7 @@ class Collector:
                 properties=tuple((str(k), v) for k, v in report.user_properties),
             )
             if self.on_outcome is not None:
-                self.on_outcome(tuple(self.outcomes.values()))
+                self.on_outcome(self.collected, tuple(self.outcomes.values()))
 
     def pytest_collectreport(self, report):
         if report.failed:
