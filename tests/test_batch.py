@@ -642,6 +642,8 @@ def test_a_hard_kill_at_the_time_limit_keeps_the_checks_finished(tmp_path, tiny_
     clip = next(i for i in g.result.items if i.name == "clip")
     assert clip.score == 0 and clip.feedback[0].startswith("not reached")
     assert "not reached: 1.2 clip" in g.message
+    feedback = (tmp_path / "out" / "hang" / "feedback.txt").read_text()
+    assert "grading was stopped at the time limit" in feedback and "1.2 clip" not in feedback  # clip is hidden
 
 
 def test_progress_names_who_is_running_and_warns_of_a_slow_one(tiny_rubric, tmp_path):

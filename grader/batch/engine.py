@@ -150,6 +150,11 @@ def write_student_files(out: Path, g: Graded) -> None:
         write_atomic(folder / "feedback.txt", f"Not graded yet: {g.message}\nThis submission will be regraded.\n")
         return
     shown = dataclasses.replace(g.result, submission=g.submission.shown_as)
+    if g.status == "timeout":  # said to the student too, naming only the checks they may see
+        missed = not_reached(dataclasses.replace(shown, items=tuple(i for i in shown.items if i.visibility == "visible")))
+        shown = dataclasses.replace(shown, notes=shown.notes + (
+            "grading was stopped at the time limit; the checks finished before it kept their points"
+            + (f"; not reached: {', '.join(missed)}" if missed else ""),))
     write_json(to_results_json(shown), folder / "results.json")
     write_atomic(folder / "feedback.txt", feedback_text(shown))
     write_atomic(folder / "feedback.html", feedback_html(shown, student_cells(g.submission.path)))
