@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import statistics
@@ -206,10 +207,17 @@ def place_checks(items, cells) -> tuple[dict[int, list], list]:
     return placed, loose
 
 
+@functools.lru_cache(maxsize=4)
+def _template(text: str):
+    """Compiled once: a batch renders one feedback page per student."""
+    import jinja2
+
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(text)
+
+
 def feedback_html(result, cells: tuple[tuple[str, str], ...]) -> str:
     """A student's own notebook as one page, each visible check's result beside the cell it grades; hidden
     checks are counted, not shown (as in feedback.txt)."""
-    import jinja2
     from markdown_it import MarkdownIt
 
     visible = [i for i in result.items if i.visibility == "visible"]
@@ -217,8 +225,7 @@ def feedback_html(result, cells: tuple[tuple[str, str], ...]) -> str:
     md = MarkdownIt("commonmark", {"html": False})  # raw HTML in a student's markdown stays text
     shown = [(kind, md.render(source) if kind == "markdown" else source, placed.get(n, ()))
              for n, (kind, source) in enumerate(cells)]
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(FEEDBACK).render(
+    return _template(FEEDBACK).render(
         r=result, cells=shown, loose=loose, hidden=len(result.items) - len(visible), number=number,
         pct=_pct(result.score, result.max_score))
 
