@@ -4,10 +4,15 @@ solutions (and the reference) stay far below the threshold."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from conftest import PROJECT
-from grader.batch.similarity import THRESHOLD, find_similar, fingerprints, graded_code, normalise
+from grader.batch.similarity import (
+    THRESHOLD,
+    find_similar,
+    fingerprints,
+    graded_code,
+    normalise,
+)
 from grader.rubric import find_rubric
 
 CORRECT = PROJECT / "tests" / "corpus" / "mnist_mlp" / "correct"
