@@ -76,6 +76,16 @@ def test_lms_exports_map_files_to_students(tmp_path, kind, entries):
         assert by_id["1001"].students[0].email == "lovelaceada@uni.edu"
 
 
+def test_gradescope_files_not_named_in_the_metadata_are_listed(tmp_path):
+    entries = gradescope_entries()
+    entries["assignment_42_export/submission_9999/hw.py"] = b"x = 1\n"
+    entries["assignment_42_export/readme.txt"] = b"hi"
+    src = open_source(make_zip(tmp_path / "g.zip", entries), tmp_path / "work")
+    assert [(r.entry, r.reason) for r in src.ignored] == [
+        ("readme.txt", "a file beside the submission folders, so not graded"),
+        ("submission_9999", "a folder submission_metadata.yml does not name, so not graded")]
+
+
 def test_gradescope_group_submission_lists_every_member(tmp_path):
     entries = {"export/submission_1/hw.py": FILES["ada"],
                "export/submission_metadata.yml": b"submission_1:\n  :submitters:\n  - :name: A\n    :sid: '1'\n"

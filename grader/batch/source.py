@@ -246,8 +246,10 @@ def _gradescope(meta_file: Path, refused: list[Refused]) -> ClassSource:
         key = _unique_key(students[0].id, keys)
         subs.append(StudentSubmission(key, _single_file(path), students, folder))
     listed = {str(f) for f in meta}
-    ignored = [Refused(p.name, "a folder submission_metadata.yml does not name, so not graded")
-               for p in sorted(base.iterdir()) if p.is_dir() and p.name not in listed]
+    ignored = [Refused(p.name, "a folder submission_metadata.yml does not name, so not graded" if p.is_dir()
+                       else "a file beside the submission folders, so not graded")
+               for p in sorted(base.iterdir())
+               if p.name not in listed and p != meta_file and not _is_junk(p.name) and not p.is_symlink()]
     return ClassSource("gradescope", tuple(subs), tuple(refused), tuple(ignored))
 
 
@@ -297,6 +299,8 @@ def _grouped(kind: str, base: Path, refused: list[Refused], staging: Path, move:
     ignored: list[Refused] = []
     for p in sorted(base.rglob("*")):
         rel = p.relative_to(base).as_posix()
+        if _is_junk(rel):
+            continue
         if p.is_symlink():
             refused.append(Refused(rel, "symbolic link"))
             continue
