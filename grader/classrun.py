@@ -31,6 +31,7 @@ class StudentSubmission:
     students: tuple[Person, ...]
     shown_as: str  # where it came from inside the source, for reports
     late: bool = False
+    note: str = ""  # why who handed it in is a guess (a file matching no layout, named after its file)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ClassSource:
     kind: str  # "folder" | "gradescope" | "canvas" | "moodle"
     submissions: tuple[StudentSubmission, ...]
     refused: tuple[Refused, ...] = ()
-    ignored: tuple[str, ...] = ()  # files that are not submissions (a README, Moodle online text)
+    ignored: tuple[Refused, ...] = ()  # files not graded, and why (a README, Moodle online text)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,18 @@ class Graded:
 
 
 @dataclass(frozen=True)
+class SimilarPair:
+    """Two submissions whose graded code is the same or nearly, after normalisation."""
+
+    a: str  # submission keys
+    b: str
+    score: float  # share of the smaller one's fingerprints found in the other, 0-1
+    shared: int  # fingerprints in common (release code left out)
+    code_a: str  # the graded code of each, as the diff shows it
+    code_b: str
+
+
+@dataclass(frozen=True)
 class BatchRun:
     """A whole batch: every submission's outcome, in the source's order."""
 
@@ -73,3 +86,5 @@ class BatchRun:
     seconds: float
     graded_now: int  # submissions graded by this run (not taken from the journal)
     interrupted: bool = False
+    left_out: tuple[StudentSubmission, ...] = ()  # not graded yet and not asked for (--only)
+    similar: tuple[SimilarPair, ...] = ()  # pairs whose code is (nearly) the same

@@ -34,6 +34,7 @@ class GradeOptions:
     gpu_device: str | None = None  # run the GPU section on this device (for testing the grader)
     isolation: str = "auto"  # "auto" | "bwrap" | "none"
     threads: int = 0  # torch threads in the worker; 0: all cores when grading one submission
+    stop_at: float | None = None  # time.monotonic() by which to stop calling the student (a batch's --timeout)
 
 
 def warm_imports() -> None:
@@ -55,7 +56,7 @@ def _gpu_in_sandbox(options: GradeOptions) -> bool:
 
 
 def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions(), *,
-          zygote: Launcher | None = None) -> GradeResult:
+          zygote: Launcher | None = None, on_outcome=None) -> GradeResult:
     """Grade one submission file or folder. A broken or hostile submission is a result, not an error.
 
     Args:
@@ -64,6 +65,8 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         options: data folder, GPU use, isolation, threads.
         zygote: where workers come from when not from a new sandbox: the batch's template sandbox,
             or a test's in-process launcher. Used only when it says it is `usable` for this spec.
+        on_outcome: called as on_outcome(test ids collected, outcomes so far) after collection and
+            after each test (a batch child saves them as it goes).
     """
     start = time.perf_counter()
     timings: list[tuple[str, float]] = []
@@ -100,8 +103,11 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         threading.Thread(target=warm_imports, name="warm-imports", daemon=True).start()
         reference = load_reference(rubric.reference) if rubric.reference else None
         timings.append(("grader imports and reference", time.perf_counter() - t))
+        total = rubric.total_seconds
+        if options.stop_at is not None:
+            total = max(0.0, min(total, options.stop_at - time.monotonic()))
         student = Student(submission, spec, call_timeout=rubric.call_timeout_s, prestarted=worker,
-                          total_seconds=rubric.total_seconds, import_timeout=rubric.import_timeout_s,
+                          total_seconds=total, import_timeout=rubric.import_timeout_s,
                           zygote=zygote if use_zygote else None)
     except BaseException:
         if worker is not None:
@@ -109,7 +115,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         raise
     try:
         ctx = SuiteContext(rubric=rubric, submission=submission, student=student, reference=reference,
-                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device)
+                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device, on_outcome=on_outcome)
         outcomes, seconds = run_suites(ctx)
         timings += list(student.timings.items())
         timings.append(("suites (all tests, sandbox start included)", seconds))
@@ -130,7 +136,8 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items), items=items,
         isolation=describe_isolation(level), isolation_level=isolation_of(level), notes=submission.notes + tuple(student.startup.notes),
         sha256=submission.sha256, duration_s=time.perf_counter() - start, environment=env,
-        staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb)
+        staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb,
+        time_limit_reached=student.time_limit_reached)
 
 
 def _unreadable(path, rubric: Rubric, error: str, isolation: str, start: float) -> GradeResult:

@@ -73,6 +73,7 @@ class GradeResult:
     timings: tuple[tuple[str, float], ...] = field(default=())  # phase -> seconds
     worker_peak_mb: float = 0.0
     isolation_level: Isolation = Isolation.NONE
+    time_limit_reached: bool = False  # the total time limit stopped grading; later checks were not run
 
     @property
     def sections(self) -> tuple[str, ...]:

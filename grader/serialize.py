@@ -7,7 +7,7 @@ import types
 import typing
 from enum import Enum
 
-from grader.results import GradeResult
+from grader.results import GradeResult, Outcome
 
 
 def to_plain(result: GradeResult) -> dict:
@@ -31,6 +31,19 @@ def from_plain(data: dict) -> GradeResult:
         return _build(GradeResult, data)
     except (TypeError, KeyError, AttributeError) as exc:
         raise ValueError(f"not a stored grade result: {exc}") from None
+
+
+def outcomes_to_plain(outcomes) -> list:
+    """Test outcomes as JSON values: what a batch child saves as it goes."""
+    return [_plain(dataclasses.asdict(o)) for o in outcomes]
+
+
+def outcomes_from_plain(data) -> tuple[Outcome, ...]:
+    """The inverse of outcomes_to_plain; raises ValueError on anything else."""
+    try:
+        return tuple(_build(Outcome, d) for d in data)
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"not stored outcomes: {exc}") from None
 
 
 def _build(cls, data: dict):

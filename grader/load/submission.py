@@ -84,9 +84,9 @@ def load_submission(path: str | Path, *, keep: str = "definitions", required: tu
         files_dir = str(p.resolve())
         p = _pick_from_folder(p)
     raw = _read_bytes(p)
-    if p.suffix == ".ipynb":
+    if p.suffix.lower() == ".ipynb":
         sources, kind = _notebook_sources(raw, p), "ipynb"
-    elif p.suffix == ".py":
+    elif p.suffix.lower() == ".py":
         sources, kind = [_Source(_decode(raw, p), p.name)], "py"
     else:
         raise SubmissionError(f"{p}: expected a .ipynb notebook, a .py file or a folder holding one")
@@ -119,12 +119,12 @@ def load_submission(path: str | Path, *, keep: str = "definitions", required: tu
 def _pick_from_folder(folder: Path) -> Path:
     candidates = [
         f for f in sorted(folder.rglob("*"))
-        if f.is_file() and not f.is_symlink() and f.suffix in (".ipynb", ".py")
+        if f.is_file() and not f.is_symlink() and f.suffix.lower() in (".ipynb", ".py")
         and ".ipynb_checkpoints" not in f.parts and not f.name.startswith(("test_", "conftest", "sitecustomize"))
     ]
     if len(list(folder.rglob("*"))) > MAX_FOLDER_FILES:
         raise SubmissionError(f"{folder}: more than {MAX_FOLDER_FILES} files; submit the notebook alone")
-    notebooks = [f for f in candidates if f.suffix == ".ipynb"]
+    notebooks = [f for f in candidates if f.suffix.lower() == ".ipynb"]
     chosen = notebooks or candidates
     if not chosen:
         raise SubmissionError(f"{folder}: no .ipynb or .py file found in the folder")

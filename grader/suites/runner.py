@@ -34,6 +34,7 @@ class SuiteContext:
     mnist: object  # grader.load.mnist.Mnist: test labels stay here
     gpu: str  # "auto" | "on" | "off"
     gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
+    on_outcome: object = None  # on_outcome(test ids collected, outcomes so far): after collection, after each test
 
 
 def seed_for(assignment: str, nodeid: str) -> int:
@@ -95,8 +96,15 @@ class Fixtures:
 class Collector:
     """Turns pytest's reports into Outcomes: one per test, plus one per broken test file."""
 
-    def __init__(self):
+    def __init__(self, on_outcome=None):
         self.outcomes: dict[str, Outcome] = {}
+        self.on_outcome = on_outcome
+        self.collected: tuple[str, ...] = ()
+
+    def pytest_collection_finish(self, session):
+        self.collected = tuple(item.nodeid for item in session.items)
+        if self.on_outcome is not None:
+            self.on_outcome(self.collected, ())
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -113,6 +121,8 @@ class Collector:
                 duration=(prev.duration if prev else 0.0) + report.duration,
                 properties=tuple((str(k), v) for k, v in report.user_properties),
             )
+            if self.on_outcome is not None:
+                self.on_outcome(self.collected, tuple(self.outcomes.values()))
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -143,7 +153,7 @@ def _classify(report, call) -> tuple[str, str]:
 
 def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
-    collector = Collector()
+    collector = Collector(ctx.on_outcome)
     folder = str(ctx.rubric.folder)
     # mutants/ holds the instructor's buggy submissions for `grade check`, never tests.
     args = [folder, "--rootdir", folder, "--ignore", os.path.join(folder, "mutants"), "--noconftest",

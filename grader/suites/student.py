@@ -54,6 +54,7 @@ class Student:
         self.timings: dict[str, float] = {}
         self.test_deadline: float | None = None  # set per test by the suite runner
         self.infrastructure_error: str | None = None  # the sandbox itself failed: not a grade
+        self.time_limit_reached = False  # the total limit stopped a call: later checks were not run
         self.zygote = zygote  # forks workers without a new `import torch` each (batch grading)
         self.prestarted = prestarted  # started early so its torch import overlaps the grader's
 
@@ -99,6 +100,7 @@ class Student:
                 self.startup.notes.append(f"{exc}; that statement was skipped")
                 self._drop()
                 if self._left() <= 0:
+                    self.time_limit_reached = True
                     raise TimeLimitReached("the submission's total time limit was reached while loading") from None
                 self.conn = self._new_connection()
                 self.info = self.conn.info
@@ -143,6 +145,7 @@ class Student:
     def request(self, op: str, value=None, *, label: str, timeout: float | None = None, **fields):
         left = self._left()
         if left <= 0:
+            self.time_limit_reached = True
             raise TimeLimitReached(f"{label} was not run: the submission's total time limit was reached")
         conn = self.connection()
         timeout = min(timeout or self.call_timeout, self._left())
@@ -155,6 +158,8 @@ class Student:
             return self._wrap(conn.request(op, value, timeout=timeout, label=label, **fields))
         except (WorkerCrashed, CallTimeout, ProtocolViolation):
             self._drop()  # the next call starts a fresh worker; this test fails with the reason
+            if self._left() <= 0:
+                self.time_limit_reached = True
             raise
 
     def _wrap(self, value):
