@@ -97,7 +97,7 @@ def test_grades_csv_and_class_report_from_a_run(write, tiny_rubric, tmp_path):
     rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text("utf-8-sig")))}
     assert (rows["ada"]["score"], rows["cy"]["score"], rows["gus"]["status"]) == ("5", "3", "needs regrade")
     _, known = failure_reasons(run)
-    assert known == [("mean", "that is the sum, not the mean", 1)]  # eve's "hint:" text is not one
+    assert known == [("1.1 mean", "that is the sum, not the mean", ["cy"])]  # not eve: her "hint:" is her text
     page = render_html(run)
     assert "that is the sum, not the mean" in page and "<script" not in page
 
