@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from grader.channel import StudentError
+from grader.channel import SubmissionFault
 
 
 def mlp_weights(rng: torch.Generator, sizes) -> dict[str, torch.Tensor]:
@@ -23,25 +23,30 @@ def mlp_weights(rng: torch.Generator, sizes) -> dict[str, torch.Tensor]:
     return weights
 
 
-def transposed_keys(model, weights: dict[str, torch.Tensor]) -> frozenset[str]:
-    """The 2-D, non-square keys the model stores with their two dimensions swapped."""
-    try:
-        state = model.state_dict()
-    except StudentError:
-        return frozenset()  # the load that follows fails with the student's own error
-    if not isinstance(state, dict):
-        return frozenset()
-    return frozenset(
-        key for key, w in weights.items()
-        if w.dim() == 2 and w.shape[0] != w.shape[1] and isinstance(state.get(key), torch.Tensor)
-        and tuple(state[key].shape) == (w.shape[1], w.shape[0]))
-
-
 def load_weights(model, weights: dict[str, torch.Tensor]) -> frozenset[str]:
-    """model.load_state_dict(weights) in the model's own layout; returns the keys loaded transposed."""
-    swapped = transposed_keys(model, weights)
-    model.load_state_dict({k: w.T.contiguous() if k in swapped else w for k, w in weights.items()})
+    """Write contract weights into the tensors at model.weights[l] and model.biases[l], in the model's
+    own layout (not through load_state_dict, whose keys a model with unregistered biases lacks);
+    returns the keys the model stores transposed."""
+    _, swapped = model._student.params(model, len(weights) // 2, weights)
     return swapped
+
+
+def read_weights(model, layers: int | None = None) -> dict[str, torch.Tensor]:
+    """The model's tensors at weights[l] and biases[l] (every layer it has by default), in the
+    contract's layout."""
+    tensors, swapped = model._student.params(model, layers)
+    return {k: t.T if k in swapped else t for k, t in tensors.items()}
+
+
+def relu_logits(weights: dict[str, torch.Tensor], x: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+    """The logits of the contract's relu MLP with these weights, computed in the grader."""
+    n = len(weights) // 2
+    h = x.to(dtype)
+    for l in range(n):
+        h = h @ weights[f"weights.{l}"].to(dtype).cpu() + weights[f"biases.{l}"].to(dtype).cpu()
+        if l < n - 1:
+            h = h.clamp(min=0)
+    return h
 
 
 def mlp_from_grader_weights(student, sizes, seed: int):
@@ -61,7 +66,7 @@ def start_from_grader_weights(model, sizes, seed: int) -> None:
     parameter items already say why)."""
     try:
         load_weights(model, mlp_weights(torch.Generator().manual_seed(int(seed)), sizes))
-    except StudentError:
+    except SubmissionFault:
         pass
 
 
