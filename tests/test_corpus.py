@@ -148,6 +148,11 @@ def test_wrong_everywhere_scores_the_blank_plus_what_it_meets(case, blank, data_
     summary = _summary(result)
     assert result.error is None and set(case["keeps"]) <= {i.name for i in rubric.items}
     floor = {i.name: i.score for i in blank.items}
+    partly = set(case.get("partly", ()))
     for item in result.items:
+        if item.name in partly:
+            assert floor[item.name] < item.score < item.max_score, f"{item.name}: {item.score}\n{summary}"
+            continue
         want = item.max_score if item.name in case["keeps"] else floor[item.name]
         assert item.score == want, f"{item.name}: {item.score}, expected {want}\n{summary}"
+    assert result.score == pytest.approx(case["score"], abs=1e-9), summary
