@@ -1,8 +1,9 @@
 """Suite helper: hand a student's MLP known weights in whatever layout it stores them, and map back.
 
-A model that keeps W_l as (d_out, d_in), the nn.Linear habit, breaks the parameter contract and loses
-that item; its forward pass and gradients are still judged on their own, with the same weights
-transposed into its layout, so that one mistake costs its own points and no others.
+A model that keeps W_l as (d_out, d_in), the nn.Linear habit, or its biases in a plain list, breaks the
+parameter contract and loses that item; its forward pass and gradients are still judged on their own,
+with the same weights written into the tensors it holds at weights[l] and biases[l] (transposed where
+it stores them so), so that one mistake costs its own points and no others.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import math
 
 import torch
 
-from grader.channel import SubmissionFault
+# The student's functions a train() may call: known-good while train() is graded (student.known_good),
+# so that a broken mle_loss or relu costs its own items, not train()'s.
+TRAIN_HELPERS = ("mle_loss", "softmax", "predict", "accuracy", "linear", "sigmoid", "tanh", "relu", "leaky_relu")
 
 
 def mlp_weights(rng: torch.Generator, sizes) -> dict[str, torch.Tensor]:
@@ -47,27 +50,6 @@ def relu_logits(weights: dict[str, torch.Tensor], x: torch.Tensor, dtype=torch.f
         if l < n - 1:
             h = h.clamp(min=0)
     return h
-
-
-def mlp_from_grader_weights(student, sizes, seed: int):
-    """student.MLP(sizes) after student.seed(seed), started from the grader's weights for that seed."""
-    student.seed(seed)
-    model = student.MLP(tuple(sizes))
-    start_from_grader_weights(model, sizes, seed)
-    return model
-
-
-def start_from_grader_weights(model, sizes, seed: int) -> None:
-    """Load seeded contract weights (mlp_weights) into the model, in its layout, before a training check.
-
-    The spec leaves the initialisation to the student, and plain SGD from a tiny init (randn * 0.01)
-    learns far more slowly than Adam from it: starting every training check from the same weights
-    makes the init cost nothing. A model whose parameters cannot be loaded keeps its own init (the
-    parameter items already say why)."""
-    try:
-        load_weights(model, mlp_weights(torch.Generator().manual_seed(int(seed)), sizes))
-    except SubmissionFault:
-        pass
 
 
 def in_contract_layout(grads: dict, swapped: frozenset[str]) -> dict:

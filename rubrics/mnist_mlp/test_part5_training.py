@@ -9,11 +9,9 @@ import torch
 
 from grader.channel import Remote
 from grader.compare import Feedback, describe, expect_tensor
-from grader.weights import mlp_weights, read_weights, relu_logits
+from grader.weights import TRAIN_HELPERS, mlp_weights, read_weights, relu_logits
 
 SMALL = (784, 32, 10)
-# The student's functions a train() may call: known-good while train() is graded.
-HELPERS = ("mle_loss", "softmax", "predict", "accuracy", "linear", "sigmoid", "tanh", "relu", "leaky_relu")
 
 
 def _recipe(settings, lr_key="mnist_lr"):
@@ -29,7 +27,7 @@ def _train(student, weights, x, y, *, label_map=None, timeout=None, **recipe):
     """The student's train() on the grader's MLP holding `weights`: (train's return value, the model it
     was given, the parameters of the model it trained: the one returned, else the one given)."""
     model = student.grader_mlp(weights)
-    with student.known_good(*HELPERS, label_map=label_map):
+    with student.known_good(*TRAIN_HELPERS, label_map=label_map):
         got = student.train(model, x, y, timeout=timeout, **recipe)
     trained = got if isinstance(got, Remote) else model
     return got, model, read_weights(trained)
