@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,7 +211,8 @@ def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
     feedback = list(dict.fromkeys(feedback))  # the same reason from several cases once
     if item.curve:
         values = [o.prop(item.measure) for o in counted if o.status == "passed"]
-        values = [float(v) for v in values if isinstance(v, (int, float))]
+        # NaN and inf never pass: a measure that is not a finite number was not measured.
+        values = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
         if not values:
             return result(0.0, "failed", feedback or [f"no {item.measure} was measured"])
         value = min(values)

@@ -354,8 +354,8 @@ def test_corpus_covers_every_threat_and_is_large_enough():
     manifest = tomllib.loads((CORPUS / "manifest.toml").read_text())
     covered = {t for table in ("case", "bulky", "names") for c in manifest.get(table, []) for t in c["threats"]}
     # 15 is the bad-input tests (tests/test_bad_input.py), 16 the archive tests (tests/test_archive.py);
-    # 19 is the from-the-formula cases; 17 and 20-22 are the second round (tests/test_adversarial_bounds.py runs their extra checks).
-    wanted = set(range(1, 18)) | {19, 20, 21, 22}
+    # 18 is grader_loop_forgery, 19 the from-the-formula cases; 17 and 20-22 are the second round (tests/test_adversarial_bounds.py runs their extra checks).
+    wanted = set(range(1, 23))
     assert covered | {15, 16} >= wanted, sorted(wanted - covered)
     assert all(c.get("invariant") for table in ("bulky", "names") for c in manifest[table])
     assert all(c.get("invariant") for c in CASES if set(c["threats"]) & {17, 20, 21, 22})

@@ -203,3 +203,19 @@ def test_random_notebook_json_loads_or_fails_cleanly(doc, how, cut, keep, suffix
         for chunk in sub.chunks:
             ast.parse(chunk.code)  # what the sandbox runs, and what the formula checks read, parses
         sub.definitions("f")
+
+
+def test_a_missing_module_is_named_with_what_graded_code_may_use(write, tiny_rubric):
+    # tqdm is installed where graded code runs (the spec allows a progress bar); any other module that is
+    # not there is named, with the list of what is.
+    code = "from tqdm import tqdm\nimport not_a_course_module\n" + GOOD.replace(
+        "return x.mean()", "import another_missing_module\n    return x.mean()") + (
+        "\ndef progress(xs):\n    return tqdm(not_a_course_module.wrap(xs))\n")
+    result = grade(write("imports.py", code), tiny_rubric, OPTIONS)
+    assert result.error is None
+    note = next(n for n in result.notes if "not_a_course_module" in n)
+    assert "'not_a_course_module' is not available" in note and "torch, numpy, math" in note and "tqdm" in note
+    assert not any("'tqdm' is not available" in n for n in result.notes)
+    feedback = " ".join(f for i in result.items for f in i.feedback)
+    assert "'another_missing_module' is not available" in feedback and "tqdm" in feedback
+    _no_traceback(result)

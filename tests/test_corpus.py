@@ -13,8 +13,14 @@ import ast
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from conftest import PROJECT
 
@@ -33,6 +39,10 @@ def _module(name: str):
 
 
 generate = _module("generate")
+WRONG = tomllib.loads((CORPUS / "wrong.toml").read_text())["wrong"]
+BLANK = PROJECT / "assignments" / "mnist_mlp" / "mnist_mlp.ipynb"
+# The issue's bound: one mistake costs its own items, never more than this many points.
+MAX_LOST_BY_ONE_MISTAKE = 15
 make_notebooks = _module("make_notebooks")
 MUTANTS = generate.load_mutants()
 CORRECT = sorted(p for p in (CORPUS / "correct").iterdir() if p.suffix in (".py", ".ipynb"))
@@ -87,7 +97,7 @@ def test_corpus_is_well_formed(rubric, reference_source):
         source = generate.apply(reference_source, m)
         assert source != reference_source, m.name
         ast.parse(source)  # a mutant is a mistake in behaviour, never a syntax error
-        assert 0 < m.score < 100, m.name
+        assert 100 - MAX_LOST_BY_ONE_MISTAKE <= m.score < 100, m.name
         assert m.loses and set(m.loses) <= names, f"{m.name}: unknown items {set(m.loses) - names}"
         max_lost = sum(i.points for i in rubric.items if i.name in m.loses)
         assert 100 - max_lost <= m.score + m.tolerance, f"{m.name}: loses more than its items are worth"
@@ -114,7 +124,7 @@ def test_mutant_gets_its_exact_score(mutant, tmp_path, data_dir, rubric, referen
     lost = [i for i in result.items if i.score < i.max_score]
     assert {i.name for i in lost} == set(mutant.loses), summary
     assert abs(result.score - mutant.score) <= mutant.tolerance + 1e-9, summary
-    assert 0 < result.score < 100, summary
+    assert 100 - MAX_LOST_BY_ONE_MISTAKE <= result.score < 100, summary
     if mutant.hint:
         feedback = [f for i in lost for f in i.feedback]
         assert any(mutant.hint in f for f in feedback), f"hint {mutant.hint!r} not in the feedback\n{summary}"
@@ -127,3 +137,25 @@ def test_correct_variant_gets_full_marks(path, data_dir, rubric):
     assert result.error is None, result.error
     assert result.score == result.max_score == 105, _summary(result)
     assert all(i.status == "passed" for i in result.items if i.max_score > 0), _summary(result)
+
+
+@pytest.fixture(scope="module")
+def blank(data_dir, rubric):
+    """The release as handed out (every function a stub): the floor of every score."""
+    return _grade(BLANK, rubric, data_dir)
+
+
+@pytest.mark.parametrize("case", WRONG, ids=[Path(c["file"]).stem for c in WRONG])
+def test_wrong_everywhere_scores_the_blank_plus_what_it_meets(case, blank, data_dir, rubric):
+    result = _grade(CORPUS / case["file"], rubric, data_dir)
+    summary = _summary(result)
+    assert result.error is None and set(case["keeps"]) <= {i.name for i in rubric.items}
+    floor = {i.name: i.score for i in blank.items}
+    partly = set(case.get("partly", ()))
+    for item in result.items:
+        if item.name in partly:
+            assert floor[item.name] < item.score < item.max_score, f"{item.name}: {item.score}\n{summary}"
+            continue
+        want = item.max_score if item.name in case["keeps"] else floor[item.name]
+        assert item.score == want, f"{item.name}: {item.score}, expected {want}\n{summary}"
+    assert result.score == pytest.approx(case["score"], abs=1e-9), summary

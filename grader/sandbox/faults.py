@@ -23,11 +23,23 @@ class StudentError(SubmissionFault):
         at = f" ({self.where})" if self.where else ""
         if self.type == "NotImplementedError":
             text = f"{call} is not implemented yet (it raises NotImplementedError{at})"
+        elif self.type == "ModuleNotFoundError":
+            text = f"{call}: {missing_module(self.message)}{at}"
         elif self.type == "SystemExit":
             text = f"{call} called sys.exit(){at}; graded code must return a value"
         else:
             text = f"{call} raised {self.type}: {self.message}{at}"
         super().__init__(text)
+
+
+AVAILABLE = "torch, numpy, math, the Python standard library and tqdm"
+
+
+def missing_module(message: str) -> str:
+    """What a student reads when graded code imports a module the grader does not have."""
+    match = re.search(r"No module named '([\w.]{1,80})'", message)
+    name = f"the module {match.group(1)!r}" if match else "a module"
+    return f"{name} is not available where graded code runs; graded code may use {AVAILABLE}"
 
 
 # Text from the sandbox is split into tokens at separators (linear time: no pattern that can

@@ -137,3 +137,19 @@ def expect_finite(got: torch.Tensor, *, what: str) -> None:
         flat = int(bad.reshape(-1).nonzero()[0])
         raise Feedback(f"{what}: non-finite value at {_index(flat, got.shape)}; subtract the max or use a "
                        "stable form of the formula")
+
+
+def checked_vjp(student, target, args, *, wrt, cotangent=None, **kwargs):
+    """student.vjp, with the output it reports checked against a plain call of the same function on the
+    same inputs: the sandbox computes both, and a worker patched to answer gradients of another
+    function (F.cross_entropy for a stub mle_loss) is caught unless its plain calls answer so too."""
+    out, grads, named = student.vjp(target, args, wrt=wrt, cotangent=cotangent, **kwargs)
+    if isinstance(target, str):
+        plain, label = student.call(target, *args), f"{target}()"
+    else:
+        plain, label = target[0].method(target[1], *args), f"{target[0].type_name}.{target[1]}()"
+    if not (type(out) is torch.Tensor and type(plain) is torch.Tensor and out.shape == plain.shape
+            and out.dtype == plain.dtype and close(out, plain, rtol=1e-6, atol=1e-7)):
+        raise Feedback(f"{label} gave {describe(plain)} when called, but {describe(out)} (or other values) while "
+                       "its gradient was taken; a function must compute the same thing every time")
+    return out, grads, named

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
+
+import torch
 
 from grader.errors import InfrastructureError
 from grader.inside import protocol
@@ -16,6 +19,7 @@ from grader.sandbox.faults import (
     SubmissionFault,
     TimeLimitReached,
     WorkerCrashed,
+    missing_module,
     redact,
     type_name,
 )
@@ -56,6 +60,7 @@ class Student:
         self.infrastructure_error: str | None = None  # the sandbox itself failed: not a grade
         self.time_limit_reached = False  # the total limit stopped a call: later checks were not run
         self.zygote = zygote  # forks workers without a new `import torch` each (batch grading)
+        self.substituted: dict = {}  # fields of every request inside `with student.known_good(...)`
         self.prestarted = prestarted  # started early so its torch import overlaps the grader's
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -94,7 +99,9 @@ class Student:
             except StudentError as exc:
                 if i not in self.startup.failed:
                     self.startup.failed.add(i)
-                    self.startup.notes.append(f"{label}: {exc.type}: {exc.message} (this statement failed when loaded)")
+                    why = (missing_module(exc.message) if exc.type == "ModuleNotFoundError"
+                           else f"{exc.type}: {exc.message}")
+                    self.startup.notes.append(f"{label}: {why} (this statement failed when loaded)")
             except SubmissionFault as exc:
                 self.startup.skipped.add(i)
                 self.startup.notes.append(f"{exc}; that statement was skipped")
@@ -148,6 +155,7 @@ class Student:
             self.time_limit_reached = True
             raise TimeLimitReached(f"{label} was not run: the submission's total time limit was reached")
         conn = self.connection()
+        fields = {**self.substituted, **fields}
         timeout = min(timeout or self.call_timeout, self._left())
         if self.test_deadline is not None:
             test_left = self.test_deadline - time.monotonic()
@@ -229,10 +237,47 @@ class Student:
         value = name if count is None else [name, int(count)]
         return self.request("mnist", value, label=f"loading MNIST {name}", timeout=60)
 
-    def fit(self, model: "Remote", *, loss: str, images, labels, epochs: int, lr: float,
-            batch_size: int, seed: int, timeout: float):
-        return self.request("fit", self._unwrap([model, loss, images, labels, epochs, lr, batch_size, seed]),
-                            label=f"training the model with {loss}", timeout=timeout)
+    @contextlib.contextmanager
+    def known_good(self, *names: str, label_map: list[int] | None = None):
+        """Calls made inside run with the student's functions `names` computing known-good values (so a
+        check of train() or MLP.forward does not also charge a broken mle_loss or relu); with label_map,
+        the known-good mle_loss scores targets[i] as label_map[targets[i]]."""
+        previous = self.substituted
+        self.substituted = {"known_good": list(names)}
+        if label_map is not None:
+            self.substituted["label_map"] = [int(v) for v in label_map]
+        try:
+            yield
+        finally:
+            self.substituted = previous
+
+    def params(self, model: "Remote", layers: int | None, new: dict | None = None) -> tuple[dict, frozenset]:
+        """The model's tensors at weights[l] and biases[l] (whatever holds them), first set to `new` in the
+        model's layout when given; also the keys it stores transposed. Checked: only tensors come back."""
+        reply = self.request("params", self._unwrap([model, None if layers is None else int(layers), new]),
+                             label=f"{model!r}.weights / .biases")
+        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[0], dict)
+                and all(isinstance(k, str) and type(v) is torch.Tensor for k, v in reply[0].items())
+                and isinstance(reply[1], list) and all(isinstance(k, str) for k in reply[1])):
+            raise ProtocolViolation("the sandbox sent malformed parameters")
+        return reply[0], frozenset(reply[1])
+
+    def grader_mlp(self, weights: dict) -> "Remote":
+        """The grader's own relu MLP, in the sandbox, holding `weights` (contract keys)."""
+        model = self.request("grader_mlp", weights, label="building the grader's MLP")
+        if not isinstance(model, Remote):
+            raise ProtocolViolation("the sandbox did not build the grader's MLP")
+        return model
+
+    def same(self, a: "Remote", b: "Remote") -> bool:
+        return self.request("same", self._unwrap([a, b]), label="comparing objects") is True
+
+    def loss_log(self) -> list[int]:
+        """The batch sizes the known-good mle_loss saw since the last call (counted in the sandbox)."""
+        log = self.request("loss_log", label="reading the loss log")
+        if not (isinstance(log, list) and all(type(n) is int and n >= 0 for n in log)):
+            raise ProtocolViolation("the sandbox sent a malformed loss log")
+        return log
 
     def names(self) -> dict:
         return self.request("names", label="listing names")

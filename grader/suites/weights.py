@@ -1,8 +1,9 @@
 """Suite helper: hand a student's MLP known weights in whatever layout it stores them, and map back.
 
-A model that keeps W_l as (d_out, d_in), the nn.Linear habit, breaks the parameter contract and loses
-that item; its forward pass and gradients are still judged on their own, with the same weights
-transposed into its layout, so that one mistake costs its own points and no others.
+A model that keeps W_l as (d_out, d_in), the nn.Linear habit, or its biases in a plain list, breaks the
+parameter contract and loses that item; its forward pass and gradients are still judged on their own,
+with the same weights written into the tensors it holds at weights[l] and biases[l] (transposed where
+it stores them so), so that one mistake costs its own points and no others.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import math
 
 import torch
 
-from grader.sandbox.faults import StudentError
+# The student's functions a train() may call: known-good while train() is graded (student.known_good),
+# so that a broken mle_loss or relu costs its own items, not train()'s.
+TRAIN_HELPERS = ("mle_loss", "softmax", "predict", "accuracy", "linear", "sigmoid", "tanh", "relu", "leaky_relu")
 
 
 def mlp_weights(rng: torch.Generator, sizes) -> dict[str, torch.Tensor]:
@@ -23,46 +26,30 @@ def mlp_weights(rng: torch.Generator, sizes) -> dict[str, torch.Tensor]:
     return weights
 
 
-def transposed_keys(model, weights: dict[str, torch.Tensor]) -> frozenset[str]:
-    """The 2-D, non-square keys the model stores with their two dimensions swapped."""
-    try:
-        state = model.state_dict()
-    except StudentError:
-        return frozenset()  # the load that follows fails with the student's own error
-    if not isinstance(state, dict):
-        return frozenset()
-    return frozenset(
-        key for key, w in weights.items()
-        if w.dim() == 2 and w.shape[0] != w.shape[1] and isinstance(state.get(key), torch.Tensor)
-        and tuple(state[key].shape) == (w.shape[1], w.shape[0]))
-
-
 def load_weights(model, weights: dict[str, torch.Tensor]) -> frozenset[str]:
-    """model.load_state_dict(weights) in the model's own layout; returns the keys loaded transposed."""
-    swapped = transposed_keys(model, weights)
-    model.load_state_dict({k: w.T.contiguous() if k in swapped else w for k, w in weights.items()})
+    """Write contract weights into the tensors at model.weights[l] and model.biases[l], in the model's
+    own layout (not through load_state_dict, whose keys a model with unregistered biases lacks);
+    returns the keys the model stores transposed."""
+    _, swapped = model._student.params(model, len(weights) // 2, weights)
     return swapped
 
 
-def mlp_from_grader_weights(student, sizes, seed: int):
-    """student.MLP(sizes) after student.seed(seed), started from the grader's weights for that seed."""
-    student.seed(seed)
-    model = student.MLP(tuple(sizes))
-    start_from_grader_weights(model, sizes, seed)
-    return model
+def read_weights(model, layers: int | None = None) -> dict[str, torch.Tensor]:
+    """The model's tensors at weights[l] and biases[l] (every layer it has by default), in the
+    contract's layout."""
+    tensors, swapped = model._student.params(model, layers)
+    return {k: t.T if k in swapped else t for k, t in tensors.items()}
 
 
-def start_from_grader_weights(model, sizes, seed: int) -> None:
-    """Load seeded contract weights (mlp_weights) into the model, in its layout, before a training check.
-
-    The spec leaves the initialisation to the student, and plain SGD from a tiny init (randn * 0.01)
-    learns far more slowly than Adam from it: starting every training check from the same weights
-    makes the init cost nothing. A model whose parameters cannot be loaded keeps its own init (the
-    parameter items already say why)."""
-    try:
-        load_weights(model, mlp_weights(torch.Generator().manual_seed(int(seed)), sizes))
-    except StudentError:
-        pass
+def relu_logits(weights: dict[str, torch.Tensor], x: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+    """The logits of the contract's relu MLP with these weights, computed in the grader."""
+    n = len(weights) // 2
+    h = x.to(dtype)
+    for l in range(n):
+        h = h @ weights[f"weights.{l}"].to(dtype).cpu() + weights[f"biases.{l}"].to(dtype).cpu()
+        if l < n - 1:
+            h = h.clamp(min=0)
+    return h
 
 
 def in_contract_layout(grads: dict, swapped: frozenset[str]) -> dict:

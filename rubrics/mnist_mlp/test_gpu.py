@@ -9,19 +9,9 @@ import math
 import pytest
 import torch
 
-from grader.suites.compare import (
-    Feedback,
-    describe,
-    expect_close,
-    expect_finite,
-    expect_tensor,
-)
+from grader.suites.compare import Feedback, describe, expect_close, expect_finite, expect_tensor
 from grader.suites.student import Remote
-from grader.suites.weights import (
-    load_weights,
-    mlp_from_grader_weights,
-    mlp_weights,
-)
+from grader.suites.weights import TRAIN_HELPERS, load_weights, mlp_weights
 
 T = 60  # the first CUDA call in the sandbox also starts CUDA (a few seconds)
 TOL = dict(rtol=1e-4, atol=1e-5)
@@ -83,7 +73,7 @@ def test_gpu_predict_accuracy(student, reference, rng, gpu_device):
                  what=f"predict(logits) on {gpu_device}", device=gpu_device, rtol=0, atol=0)
     got = student.accuracy(logits.to(gpu_device), targets.to(gpu_device), timeout=T)
     expected = reference.accuracy(logits, targets)
-    if type(got) is not float or abs(got - expected) > 1e-6:
+    if type(got) is not float or not abs(got - expected) <= 1e-6:  # NaN never passes
         raise Feedback(f"accuracy(logits, targets) on {gpu_device}: expected the Python float {expected:.6g}, "
                        f"got {describe(got) if type(got) is not float else f'{got:.6g}'}")
 
@@ -110,13 +100,16 @@ def test_gpu_mlp_forward(student, reference, rng, gpu_device):
 def test_gpu_train(student, rng, gpu_device):
     x = torch.rand(2000, 784, generator=rng) * 2 - 1
     y = (x @ torch.randn(784, 10, generator=rng)).argmax(dim=1)
-    # From the grader's weights: 16 plain-SGD steps from a tiny init of the student's barely move.
-    model = mlp_from_grader_weights(student, (784, 64, 10), 0).to(gpu_device, timeout=T)
+    # The grader's MLP from the grader's weights, and known-good helpers: this item grades train() on
+    # the GPU (the student's MLP on the GPU is the item before; a broken mle_loss is Part 4's).
+    weights = mlp_weights(torch.Generator().manual_seed(0), (784, 64, 10))
+    model = student.grader_mlp(weights).to(gpu_device, timeout=T)
     xd, yd = x.to(gpu_device), y.to(gpu_device)
     before = model.forward(xd, timeout=T)
     expect_tensor(before, what=f"MLP.forward(x) on {gpu_device}", shape=(2000, 10), device=gpu_device)
     call = f"train(model, x, y, epochs=1, lr=1e-2, batch_size=128, seed=0) with model, x and y on {gpu_device}"
-    trained = student.train(model, xd, yd, epochs=1, lr=1e-2, batch_size=128, seed=0, timeout=120)
+    with student.known_good(*TRAIN_HELPERS):
+        trained = student.train(model, xd, yd, epochs=1, lr=1e-2, batch_size=128, seed=0, timeout=120)
     if not isinstance(trained, Remote):
         raise Feedback(f"{call} returned {describe(trained)}; it must return the trained model")
     after = trained.forward(xd, timeout=T)

@@ -5,15 +5,8 @@ import math
 import pytest
 import torch
 
-from grader.sandbox.faults import StudentError, redact
-from grader.suites.compare import (
-    Feedback,
-    close,
-    describe,
-    expect_close,
-    expect_finite,
-    expect_tensor,
-)
+from grader.sandbox.faults import SubmissionFault, redact
+from grader.suites.compare import Feedback, checked_vjp, close, describe, expect_close
 from grader.suites.weights import in_contract_layout, load_weights, mlp_weights
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -21,6 +14,7 @@ TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-9,
 # (N, d_in, d_out); 6x6x6 is square so that x @ W.T and a bias per row would go unnoticed by shapes alone.
 DIMS = {"1x3x2": (1, 3, 2), "6x6x6": (6, 6, 6), "8x784x16": (8, 784, 16), "16x7x3": (16, 7, 3)}
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+LAYER_FUNCTIONS = ("linear",) + ACTIVATIONS
 SIZES = (784, 32, 16, 10)
 
 
@@ -61,19 +55,17 @@ def test_linear_values(student, reference, rng, dtype, dims):
 def test_linear_gradient(student, reference, rng, dtype):
     x, W, b = _layer(rng, 5, 4, 3, dtype)
     cotangent = torch.randn(5, 3, generator=rng, dtype=dtype)
-    out, grads, _ = student.vjp("linear", [x, W, b], wrt=[0, 1, 2], cotangent=cotangent)
+    out, grads, _ = checked_vjp(student, "linear", [x, W, b], wrt=[0, 1, 2], cotangent=cotangent)
     leaves = [t.detach().clone().requires_grad_(True) for t in (x, W, b)]
     value = reference.linear(*leaves)
     expected = torch.autograd.grad(value, leaves, cotangent)
     forward_right = _close(out, value.detach(), **TOL[dtype])
     for label, got, want in zip(("x", "W", "b"), grads, expected):
         what = f"the gradient of linear(x, W, b) with respect to {label} ({_dt(dtype)})"
-        if forward_right:
-            expect_close(got, want, what=what, **TOL[dtype])
-        else:
-            # Wrong values are counted by the values check; here the gradient has to exist and be finite.
-            expect_tensor(got, what=what, shape=want.shape)
-            expect_finite(got, what=what)
+        if not forward_right:
+            raise Feedback(f"{what}: linear(x, W, b) gives wrong values (see the values check), so its gradient "
+                           "earns nothing here")
+        expect_close(got, want, what=what, **TOL[dtype])
 
 
 # -- MLP: parameters -------------------------------------------------------------------------------
@@ -126,15 +118,24 @@ def test_mlp_default_sizes(student):
 # -- MLP: forward and backward with the same weights as the reference ------------------------------
 
 def _models(student, reference, rng, activation, sizes=SIZES):
-    """The student's and the reference's MLP with the same weights; a model storing W_l transposed gets
-    them transposed (it loses the parameter check, not these). Also returns the keys it stores so."""
+    """The student's and the reference's MLP with the same weights, written into the tensors at
+    model.weights[l] and model.biases[l] in the model's own layout (a model storing W_l transposed, or
+    its biases unregistered, loses the parameter check, not these). Also returns the keys it stores
+    transposed."""
     weights = mlp_weights(rng, sizes)
-    model = student.MLP(sizes, activation=activation)
+    model = student.MLP(sizes) if activation is None else student.MLP(sizes, activation=activation)
     swapped = load_weights(model, weights)
     with torch.random.fork_rng(devices=[]):  # the reference's init must not disturb anything else
-        ref = reference.MLP(sizes, activation=activation)
+        ref = reference.MLP(sizes, activation=activation or "relu")
     ref.load_state_dict(weights)
     return model, ref, weights, swapped
+
+
+def _forward(student, model, x):
+    """model.forward(x) with known-good linear and activations swapped in for the student's: the MLP
+    checks grade the MLP (a wrong relu costs relu's items, not these)."""
+    with student.known_good(*LAYER_FUNCTIONS):
+        return model.forward(x)
 
 
 def _manual_logits(weights, x, act, last_act=False, hidden_act=True):
@@ -147,26 +148,6 @@ def _manual_logits(weights, x, act, last_act=False, hidden_act=True):
     return h
 
 
-def _own_logits(student, weights, x, activation):
-    """The forward pass built from the student's own linear and activation, called one by one."""
-    h = x
-    n = len(weights) // 2
-    for l in range(n):
-        h = student.linear(h, weights[f"weights.{l}"], weights[f"biases.{l}"])
-        if l < n - 1:
-            h = getattr(student, activation)(h)
-    return h
-
-
-def _matches_own_functions(student, got, weights, x, activation):
-    """MLP.forward must use the student's own linear and activation: when one of those is wrong (and
-    loses its own points), logits that follow from them exactly are not the MLP's mistake."""
-    try:
-        return _close(got, _own_logits(student, weights, x, activation), rtol=1e-4, atol=1e-4)
-    except StudentError:
-        return False
-
-
 @pytest.mark.parametrize("n", [1, 20], ids=["N1", "N20"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_mlp_forward(student, reference, rng, activation, n):
@@ -175,9 +156,7 @@ def test_mlp_forward(student, reference, rng, activation, n):
     with torch.no_grad():
         expected = ref(x)
     act = getattr(reference, activation)
-    got = model.forward(x)
-    if _close(got, expected, rtol=1e-4, atol=1e-4) or _matches_own_functions(student, got, weights, x, activation):
-        return
+    got = _forward(student, model, x)
     expect_close(
         got, expected,
         what=f"MLP({SIZES}, activation={activation!r}).forward(x) logits for x of shape {tuple(x.shape)}, "
@@ -194,16 +173,47 @@ def test_mlp_forward(student, reference, rng, activation, n):
 
 
 def test_mlp_call_is_forward(student, reference, rng):
-    model, _, _, _ = _models(student, reference, rng, "relu")
+    model, ref, _, _ = _models(student, reference, rng, "relu")
     x = torch.rand(3, SIZES[0], generator=rng) * 2 - 1
-    forward = expect_tensor(model.forward(x), what="model.forward(x) for x of shape (3, 784)", shape=(3, SIZES[-1]))
-    # Two calls that return the same constant agree vacuously: the logits of three different
-    # inputs must differ before calling the model can be compared with forward.
-    if bool((forward == forward[:1]).all()):
-        raise Feedback("model.forward(x) gives the same logits for three different inputs, so calling the "
-                       "model like a function cannot be checked (see the forward checks)")
-    expect_close(model(x), forward, what="model(x) (calling the MLP like a function) compared with "
-                 "model.forward(x); define forward, not __call__", rtol=1e-6, atol=1e-6)
+    with torch.no_grad():
+        expected = ref(x)
+    # Calling the model is compared with the right logits, not with forward's own answer (a model that
+    # remembers its last output, or returns a constant, would agree with itself).
+    if not _close(_forward(student, model, x), expected, rtol=1e-4, atol=1e-4):
+        raise Feedback("model.forward(x) gives wrong logits (see the forward checks), so calling the model "
+                       "like a function earns nothing here")
+    with student.known_good(*LAYER_FUNCTIONS):
+        called = model(x)
+    expect_close(called, expected, what="model(x) (calling the MLP like a function) compared with the right "
+                 "logits; define forward, not __call__", rtol=1e-4, atol=1e-4)
+
+
+def test_mlp_default_activation(student, reference, rng):
+    model, ref, weights, _ = _models(student, reference, rng, None)
+    x = torch.rand(5, SIZES[0], generator=rng) * 2 - 1
+    with torch.no_grad():
+        expected = ref(x)
+    got = _forward(student, model, x)
+    if _close(got, expected, rtol=1e-4, atol=1e-4) or _behaves_as_relu(student, weights, x, got):
+        return
+    expect_close(got, expected, what=f"MLP({SIZES}) (no activation given) forward logits: the default activation "
+                 "is relu", rtol=1e-4, atol=1e-4)
+
+
+def _behaves_as_relu(student, weights, x, got):
+    """A forward pass that is wrong in itself (the forward checks count it) still has the right default
+    when MLP() computes what MLP(activation="relu") computes and not what MLP(activation="tanh") does
+    (a pass that ignores its activation, or returns a constant, matches both)."""
+    own = {}
+    try:
+        for act in ("relu", "tanh"):
+            model = student.MLP(SIZES, activation=act)
+            load_weights(model, weights)
+            own[act] = _forward(student, model, x)
+    except SubmissionFault:
+        return False
+    return (_close(got, own["relu"], rtol=1e-6, atol=1e-6) and not _close(got, own["tanh"], rtol=1e-4, atol=1e-4)
+            and not bool((got == got[:1]).all()))
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -211,14 +221,16 @@ def test_mlp_gradients(student, reference, rng, activation):
     model, ref, _, swapped = _models(student, reference, rng, activation)
     x = torch.rand(8, SIZES[0], generator=rng) * 2 - 1
     cotangent = torch.randn(8, SIZES[-1], generator=rng)
-    out, _, grads = student.vjp((model, "forward"), [x], wrt=[], cotangent=cotangent, params=True)
+    with student.known_good(*LAYER_FUNCTIONS):
+        out, _, grads = checked_vjp(student, (model, "forward"), [x], wrt=[], cotangent=cotangent,
+                                    params=len(SIZES) - 1)
     grads = in_contract_layout(grads, swapped)
     value = ref(x)
     expected = dict(zip((k for k, _ in ref.named_parameters()),
                         torch.autograd.grad(value, list(ref.parameters()), cotangent)))
-    # When the logits are wrong (counted by the forward check), the gradients only have to reach
-    # every parameter and be finite.
-    forward_right = _close(out, value.detach(), rtol=1e-4, atol=1e-4)
+    if not _close(out, value.detach(), rtol=1e-4, atol=1e-4):
+        raise Feedback(f"MLP(activation={activation!r}).forward gives wrong logits (see the forward checks), so "
+                       "its gradients earn nothing here")
     missing = [k for k in expected if k not in grads]
     if missing:
         raise Feedback(f"MLP.forward: no gradient reaches the parameters {missing}; register them with "
@@ -228,8 +240,4 @@ def test_mlp_gradients(student, reference, rng, activation):
         if got is None:
             raise Feedback(f"MLP.forward: the output does not depend on the parameter {key!r} (no gradient)")
         what = f"the gradient of the logits of MLP(activation={activation!r}) with respect to {key}"
-        if forward_right:
-            expect_close(got, want, what=what, rtol=1e-4, atol=1e-4)
-        else:
-            expect_tensor(got, what=what, shape=want.shape)
-            expect_finite(got, what=what)
+        expect_close(got, want, what=what, rtol=1e-4, atol=1e-4)

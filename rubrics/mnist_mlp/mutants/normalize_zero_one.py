@@ -1,8 +1,11 @@
 # Mutant for `grade check`: normalize to [0, 1] with images / 255 instead of [-1, 1].
 # Its exact score is recorded in tests/corpus/mnist_mlp/mutants.toml.
 import math
+
 import torch
 import torch.nn as nn
+
+
 def to_tensor(values):
     """Return a float32 tensor built from a (nested) Python list of numbers."""
     # BEGIN SOLUTION

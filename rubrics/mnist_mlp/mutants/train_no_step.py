@@ -1,8 +1,11 @@
 # Mutant for `grade check`: train computes the loss and its gradients but never calls optimizer.step().
 # Its exact score is recorded in tests/corpus/mnist_mlp/mutants.toml.
 import math
+
 import torch
 import torch.nn as nn
+
+
 def to_tensor(values):
     """Return a float32 tensor built from a (nested) Python list of numbers."""
     # BEGIN SOLUTION
