@@ -25,8 +25,8 @@ def test_free(student):
 
 
 def test_fit(student):
-    # The issue's own case: a test that reaches a grader operation instead of the student's function
-    # fails on the reference too, and the check says so before any student sees it.
+    # A test that calls a function the reference does not define (here `fit`) fails on the reference
+    # too, and the check says so before any student sees it.
     student.fit(torch.ones(3), steps=3)
 '''
 

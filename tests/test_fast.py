@@ -109,3 +109,41 @@ def test_terminal_report_says_total_and_hides_hidden_items(write, tiny_rubric):
     text = out.getvalue()
     assert "5" in text and "mean" in text
     assert result.isolation_level in (Isolation.FULL, Isolation.REDUCED, Isolation.AS_ROOT)
+
+
+# -- student.<name> reaches the student's <name>, whatever it is called -------------------------------------
+
+COLLIDING = ("fit", "seed", "trace", "call", "names", "mnist", "vjp", "counting", "close", "request",
+             "connection", "known_good", "params", "_private")
+
+
+def test_every_name_reaches_the_students_function_even_the_grader_operations(tmp_path):
+    from grader.rubric import load_rubric
+
+    source = "".join(f"def {n}(x, *, steps=1):\n    return x * steps + {i}\n" for i, n in enumerate(COLLIDING))
+    (tmp_path / "reference.py").write_text(source)
+    rubric = tmp_path / "rubrics" / "names"
+    rubric.mkdir(parents=True)
+    tests = "import torch\nfrom grader.suites.compare import expect_close\n\n"
+    for n in COLLIDING:
+        tests += (f"def test_{n.strip('_')}(student, reference, sandbox):\n    sandbox.seed(0)\n"
+                  f"    expect_close(student.{n}(torch.ones(2), steps=3), reference.{n}(torch.ones(2), steps=3), "
+                  f"what='{n}')\n\n")
+    (rubric / "test_names.py").write_text(tests)
+    items = "".join(f'[[items]]\nname = "{n}"\nsection = "Names"\npoints = 1\ntests = ["test_names.py::test_{n.strip("_")}"]\n\n'
+                    for n in COLLIDING)
+    (rubric / "rubric.toml").write_text(f'[assignment]\nname = "names"\ntitle = "Names"\nreference = "{tmp_path / "reference.py"}"\n'
+                                        f'required_names = {list(COLLIDING)!r}\n\n{items}')
+    result = grade(tmp_path / "reference.py", load_rubric(rubric), OPTIONS, zygote=InProcessLauncher())
+    assert result.score == result.max_score == len(COLLIDING), [i.feedback for i in result.items if i.score < 1]
+
+
+def test_the_grader_operations_are_out_of_the_students_reach():
+    from grader.suites.student import Student, StudentNames, sandbox_of
+
+    fake = object.__new__(Student)
+    names = StudentNames(fake)
+    assert sandbox_of(names) is fake and sandbox_of(fake) is fake
+    assert not hasattr(StudentNames, "seed") and not hasattr(StudentNames, "fit")
+    assert vars(StudentNames).keys() <= {"__module__", "__doc__", "__slots__", "__weakref__", "__init__",
+                                         "__getattr__", "__repr__"}

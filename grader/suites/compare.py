@@ -12,7 +12,7 @@ import math
 import torch
 
 from grader.inside.protocol import NonPlainTensor
-from grader.suites.student import Remote
+from grader.suites.student import Remote, sandbox_of
 
 
 class Feedback(AssertionError):
@@ -143,9 +143,9 @@ def checked_vjp(student, target, args, *, wrt, cotangent=None, **kwargs):
     """student.vjp, with the output it reports checked against a plain call of the same function on the
     same inputs: the sandbox computes both, and a worker patched to answer gradients of another
     function (F.cross_entropy for a stub mle_loss) is caught unless its plain calls answer so too."""
-    out, grads, named = student.vjp(target, args, wrt=wrt, cotangent=cotangent, **kwargs)
+    out, grads, named = sandbox_of(student).vjp(target, args, wrt=wrt, cotangent=cotangent, **kwargs)
     if isinstance(target, str):
-        plain, label = student.call(target, *args), f"{target}()"
+        plain, label = sandbox_of(student).call(target, *args), f"{target}()"
     else:
         plain, label = target[0].method(target[1], *args), f"{target[0].type_name}.{target[1]}()"
     if not (type(out) is torch.Tensor and type(plain) is torch.Tensor and out.shape == plain.shape

@@ -17,7 +17,7 @@ from grader.results import Outcome
 from grader.rubric import Rubric
 from grader.sandbox.faults import SubmissionFault
 from grader.suites.compare import Feedback
-from grader.suites.student import Student
+from grader.suites.student import Student, StudentNames
 
 MESSAGE_CAP = 800
 _PYTEST_ENV = ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_PLUGINS", "PYTEST_ADDOPTS")
@@ -57,6 +57,12 @@ class Fixtures:
 
     @pytest.fixture
     def student(self):
+        """`student.<name>(...)` reaches the submission's <name>, whatever the name."""
+        return StudentNames(self.ctx.student)
+
+    @pytest.fixture
+    def sandbox(self):
+        """The grader's own operations on the sandbox: seed, trace, counting, vjp, mnist, known_good ..."""
         return self.ctx.student
 
     @pytest.fixture

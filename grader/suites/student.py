@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -326,3 +327,38 @@ class Remote:
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda *args, timeout=None, **kwargs: self.method(name, *args, timeout=timeout, **kwargs)
+
+
+_SANDBOX_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class StudentNames:
+    """The suites' `student` fixture: `student.<name>(...)` calls the submission's `<name>` by value, for
+    every valid Python name (`student.fit`, `student.seed`, `student.trace` included); only dunder names
+    are Python's own. The grader's operations (seeding, tracing, gradients, MNIST, known-good helpers)
+    are on the `sandbox` fixture, or `sandbox_of(student)` in a helper that only has `student`.
+
+    Args of every call: the student's own positional and keyword arguments (tensors, numbers, strings,
+    lists, dicts and handles of objects in the sandbox), plus `timeout=` seconds for this call.
+    Returns: plain values and tensors (copies), or a `Remote` handle for anything else (a model); an
+    exception the student's code raised arrives as `StudentError`, worded for the student.
+    """
+
+    __slots__ = ("__weakref__",)  # no attribute of its own that a student's name could hide behind
+
+    def __init__(self, sandbox: "Student"):
+        _SANDBOX_OF[self] = sandbox
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        sandbox = _SANDBOX_OF[self]
+        return lambda *args, timeout=None, **kwargs: sandbox.call(name, *args, timeout=timeout, **kwargs)
+
+    def __repr__(self) -> str:
+        return "<the student's submission>"
+
+
+def sandbox_of(student: "StudentNames | Student") -> "Student":
+    """The grader's side of a `student` fixture: the object with seed, trace, vjp, mnist, known_good ..."""
+    return _SANDBOX_OF[student] if isinstance(student, StudentNames) else student

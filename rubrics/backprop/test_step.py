@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from grader.sandbox.faults import StudentError, SubmissionFault
 from grader.suites.compare import Feedback, close, expect_close, expect_tensor
+from grader.suites.student import sandbox_of
 
 FORWARD = {
     "sigmoid": torch.sigmoid,
@@ -108,7 +109,7 @@ def test_mlp_step_trains_on_mnist(student, mnist, settings):
     sizes = (784, int(settings["mnist_hidden"]), 10)
     params = _params(torch.Generator().manual_seed(int(settings["mnist_seed"])), sizes)
     shapes = [tuple(p.shape) for p in params]
-    images, labels = student.mnist("train_images", n), student.mnist("train_labels", n)
+    images, labels = sandbox_of(student).mnist("train_images", n), sandbox_of(student).mnist("train_labels", n)
     before = float(_loss(params, x, y, "relu"))
     for i in range(steps):
         try:

@@ -13,6 +13,7 @@ import torch
 from grader.sandbox.faults import StudentError
 from grader.suites.compare import Feedback, expect_close
 from grader.suites.formula import runtime_uses, static_uses
+from grader.suites.student import sandbox_of
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 
@@ -52,7 +53,7 @@ def _works(student, reference, name, cases, tol):
     traces = []
     for args in cases:
         try:
-            got, trace = student.trace(name, *args)
+            got, trace = sandbox_of(student).trace(name, *args)
         except StudentError as exc:
             raise Feedback(f"implement {name} correctly first ({exc})") from None
         try:

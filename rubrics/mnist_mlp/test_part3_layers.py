@@ -7,6 +7,7 @@ import torch
 
 from grader.sandbox.faults import SubmissionFault, redact
 from grader.suites.compare import Feedback, checked_vjp, close, describe, expect_close
+from grader.suites.student import sandbox_of
 from grader.suites.weights import in_contract_layout, load_weights, mlp_weights
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -134,7 +135,7 @@ def _models(student, reference, rng, activation, sizes=SIZES):
 def _forward(student, model, x):
     """model.forward(x) with known-good linear and activations swapped in for the student's: the MLP
     checks grade the MLP (a wrong relu costs relu's items, not these)."""
-    with student.known_good(*LAYER_FUNCTIONS):
+    with sandbox_of(student).known_good(*LAYER_FUNCTIONS):
         return model.forward(x)
 
 
@@ -182,7 +183,7 @@ def test_mlp_call_is_forward(student, reference, rng):
     if not _close(_forward(student, model, x), expected, rtol=1e-4, atol=1e-4):
         raise Feedback("model.forward(x) gives wrong logits (see the forward checks), so calling the model "
                        "like a function earns nothing here")
-    with student.known_good(*LAYER_FUNCTIONS):
+    with sandbox_of(student).known_good(*LAYER_FUNCTIONS):
         called = model(x)
     expect_close(called, expected, what="model(x) (calling the MLP like a function) compared with the right "
                  "logits; define forward, not __call__", rtol=1e-4, atol=1e-4)
@@ -221,7 +222,7 @@ def test_mlp_gradients(student, reference, rng, activation):
     model, ref, _, swapped = _models(student, reference, rng, activation)
     x = torch.rand(8, SIZES[0], generator=rng) * 2 - 1
     cotangent = torch.randn(8, SIZES[-1], generator=rng)
-    with student.known_good(*LAYER_FUNCTIONS):
+    with sandbox_of(student).known_good(*LAYER_FUNCTIONS):
         out, _, grads = checked_vjp(student, (model, "forward"), [x], wrt=[], cotangent=cotangent,
                                     params=len(SIZES) - 1)
     grads = in_contract_layout(grads, swapped)

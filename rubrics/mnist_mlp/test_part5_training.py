@@ -8,7 +8,7 @@ import math
 import torch
 
 from grader.suites.compare import Feedback, describe, expect_tensor
-from grader.suites.student import Remote
+from grader.suites.student import Remote, sandbox_of
 from grader.suites.weights import TRAIN_HELPERS, mlp_weights, read_weights, relu_logits
 
 SMALL = (784, 32, 10)
@@ -26,8 +26,8 @@ def _weights(seed, sizes=SMALL):
 def _train(student, weights, x, y, *, label_map=None, timeout=None, **recipe):
     """The student's train() on the grader's MLP holding `weights`: (train's return value, the model it
     was given, the parameters of the model it trained: the one returned, else the one given)."""
-    model = student.grader_mlp(weights)
-    with student.known_good(*TRAIN_HELPERS, label_map=label_map):
+    model = sandbox_of(student).grader_mlp(weights)
+    with sandbox_of(student).known_good(*TRAIN_HELPERS, label_map=label_map):
         got = student.train(model, x, y, timeout=timeout, **recipe)
     trained = got if isinstance(got, Remote) else model
     return got, model, read_weights(trained)
@@ -86,10 +86,10 @@ def test_train_mnist_accuracy(student, mnist, settings, record_property):
     r = _recipe(settings)
     sizes = tuple(settings["mnist_sizes"])
     n = int(settings["mnist_train_size"])
-    images, labels = student.mnist("train_images", n), student.mnist("train_labels", n)
+    images, labels = sandbox_of(student).mnist("train_images", n), sandbox_of(student).mnist("train_labels", n)
     call = f"train(the grader's MLP{sizes}, the first {n} MNIST training images and labels, epochs={r['epochs']}, " \
            f"lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
-    student.seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
+    sandbox_of(student).seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
     _, _, trained = _train(student, _weights(r["seed"], sizes), images, labels,
                            timeout=float(settings["train_timeout_s"]), **r)
     _test_accuracy(mnist, trained, record_property, call)
@@ -114,7 +114,7 @@ def test_mle_loss_trains_mnist(student, mnist, settings, record_property, rng):
             idx = order[start:start + r["batch_size"]]
             logits = relu_logits(weights, x[idx], torch.float32)
             z = logits.detach()
-            loss, (grad,), _ = student.vjp("mle_loss", [z, y[idx]], wrt=[0])
+            loss, (grad,), _ = sandbox_of(student).vjp("mle_loss", [z, y[idx]], wrt=[0])
             expect_tensor(loss, what="mle_loss(logits, targets) on an MNIST minibatch", shape=())
             expect_tensor(grad, what="the gradient of mle_loss on an MNIST minibatch", shape=z.shape)
             if not (bool(torch.isfinite(loss)) and bool(torch.isfinite(grad).all())):
@@ -211,9 +211,9 @@ def test_train_follows_mle_loss(student, rng):
 
 def test_train_epochs_and_batch_size(student, rng):
     x, y = _synthetic(rng, n=300)
-    student.loss_log()  # start a fresh log
+    sandbox_of(student).loss_log()  # start a fresh log
     _train(student, _weights(4), x, y, epochs=2, lr=1e-3, batch_size=64, seed=4)
-    log = student.loss_log()
+    log = sandbox_of(student).loss_log()
     call = "train(model, x, y, epochs=2, lr=1e-3, batch_size=64, seed=4) on 300 samples"
     if not log:
         raise Feedback(f"{call} never called your mle_loss; train must score each minibatch with your own mle_loss")
@@ -245,7 +245,7 @@ def test_train_in_place(student, rng):
 
 def test_train_returns_same_model(student, rng):
     got, model, *_ = _expect_trains(student, rng, "train must return the model it trained")
-    if not isinstance(got, Remote) or not student.same(got, model):
+    if not isinstance(got, Remote) or not sandbox_of(student).same(got, model):
         raise Feedback(f"train(model, ...) returned {describe(got)}, not the model it was given; "
                        "end with `return model`")
 
@@ -255,7 +255,7 @@ def _deterministic(student, rng, seed):
     _expect_trains(student, rng, f"train(..., seed={seed}) for determinism")
     states = []
     for disturb in (101, 202):
-        student.seed(disturb)  # a different global RNG state before each call: train must seed itself
+        sandbox_of(student).seed(disturb)  # a different global RNG state before each call: train must seed itself
         states.append(_train(student, _weights(11), x, y, epochs=2, lr=1e-3, batch_size=64, seed=seed)[2])
     for key, a in states[0].items():
         b = states[1].get(key)
