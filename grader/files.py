@@ -28,8 +28,9 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         raise
 
 
-def tree_sha256(*paths: str | Path) -> str:
-    """sha256 of files and folders: names and bytes, never following symbolic links."""
+def tree_sha256(*paths: str | Path, skip: tuple[str, ...] = ()) -> str:
+    """sha256 of files and folders: names and bytes, never following symbolic links; folders named in
+    `skip` (and caches) are left out."""
     h = hashlib.sha256()
     for top in map(Path, paths):
         if top.is_file() and not top.is_symlink():
@@ -37,7 +38,7 @@ def tree_sha256(*paths: str | Path) -> str:
             continue
         for p in sorted(top.rglob("*")):
             rel = p.relative_to(top)
-            if any(part in SKIP for part in rel.parts) or p.suffix == ".pyc":
+            if any(part in SKIP or part in skip for part in rel.parts) or p.suffix == ".pyc":
                 continue
             name = rel.as_posix().encode("utf-8", "surrogateescape")
             if p.is_symlink():

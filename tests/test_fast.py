@@ -147,3 +147,20 @@ def test_the_grader_operations_are_out_of_the_students_reach():
     assert not hasattr(StudentNames, "seed") and not hasattr(StudentNames, "fit")
     assert vars(StudentNames).keys() <= {"__module__", "__doc__", "__slots__", "__weakref__", "__init__",
                                          "__getattr__", "__repr__"}
+
+
+def test_a_new_instructor_mutant_regrades_no_class(tmp_path):
+    import shutil
+
+    from conftest import TINY
+    from grader.batch.engine import rubric_sha256
+    from grader.rubric import load_rubric
+
+    course = tmp_path / "course"
+    shutil.copytree(TINY.parent.parent.parent, course)
+    rubric = load_rubric(course / "rubrics" / "tiny")
+    before = rubric_sha256(rubric)
+    (course / "rubrics" / "tiny" / "mutants" / "another.py").write_text("def mean(x):\n    return x\n")
+    assert rubric_sha256(rubric) == before
+    (course / "rubrics" / "tiny" / "test_tiny.py").write_text("# changed\n")
+    assert rubric_sha256(rubric) != before

@@ -88,8 +88,9 @@ class Journal:
 
 
 def rubric_sha256(rubric: Rubric) -> str:
-    """The rubric folder's files (hidden suites included) and the reference: what a grade depends on."""
-    return tree_sha256(*[p for p in (rubric.folder, rubric.reference) if p])
+    """The rubric folder's files (hidden suites included) and the reference: what a grade depends on.
+    Instructor mutants are not: adding one to `grade check` regrades no class."""
+    return tree_sha256(*[p for p in (rubric.folder, rubric.reference) if p], skip=("mutants",))
 
 
 def content_sha256(path: Path) -> str:
