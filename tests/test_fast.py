@@ -157,7 +157,7 @@ def test_a_new_instructor_mutant_regrades_no_class(tmp_path):
     from grader.rubric import load_rubric
 
     course = tmp_path / "course"
-    shutil.copytree(TINY.parent.parent.parent, course)
+    shutil.copytree(TINY.parent.parent, course)
     rubric = load_rubric(course / "rubrics" / "tiny")
     before = rubric_sha256(rubric)
     (course / "rubrics" / "tiny" / "mutants" / "another.py").write_text("def mean(x):\n    return x\n")
