@@ -265,24 +265,40 @@ def _place(t: torch.Tensor, device: str) -> torch.Tensor:
 
 
 def _describe(exc: BaseException, prefix: str = "") -> dict:
-    """Exception -> plain dict naming the student's cell and line where it happened."""
-    where, stack = None, []
+    """Exception -> plain dict naming the student's cell and line where it happened, and the culprit: the
+    innermost function of the submission's own code that was running (leaky_relu inside MLP.forward)."""
+    where, stack, culprit = None, [], None
     tb = exc.__traceback__
     while tb is not None:
-        fname = tb.tb_frame.f_code.co_filename
-        if fname.startswith("cell ") or fname.endswith(".py") and not fname.startswith(("/", "<")):
-            entry = f"{fname}, line {tb.tb_lineno}, in {tb.tb_frame.f_code.co_name}"
-            stack.append(entry)
+        code = tb.tb_frame.f_code
+        fname = code.co_filename
+        if _is_submission(fname):
+            stack.append(f"{fname}, line {tb.tb_lineno}, in {code.co_name}")
             where = f"{fname}, line {tb.tb_lineno}"
+            if not code.co_name.startswith("<"):  # a lambda or comprehension belongs to its function
+                culprit = {"function": _function_name(code), "where": where}
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
         where = f"{exc.filename}, line {exc.lineno}"
+        if culprit is not None:
+            culprit["where"] = where
     try:
-        message = str(exc)
+        # A SyntaxError's str() repeats its file and line, which `where` already holds.
+        message = str(exc.msg) if isinstance(exc, SyntaxError) and exc.msg else str(exc)
     except BaseException:
         message = "<unprintable>"
     return {"type": type(exc).__name__[:100], "message": (prefix + message)[:MESSAGE_CAP],
-            "where": where, "stack": stack[-5:]}
+            "where": where, "stack": stack[-5:], "culprit": culprit}
+
+
+def _is_submission(fname: str) -> bool:
+    return fname.startswith("cell ") or fname.endswith(".py") and not fname.startswith(("/", "<"))
+
+
+def _function_name(code) -> str:
+    """MLP.forward for a method, leaky_relu for a function; a helper nested in train by its own name."""
+    name = getattr(code, "co_qualname", code.co_name)
+    return (code.co_name if "<" in name else name)[:100]
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from grader.sandbox.faults import (
     SubmissionFault,
     TimeLimitReached,
     WorkerCrashed,
+    place,
     redact,
     type_name,
 )
@@ -42,6 +43,7 @@ class Student:
                  total_seconds: float = 600.0, import_timeout: float = 30.0,
                  prestarted: WorkerProcess | None = None, zygote: Zygote | None = None):
         self.submission, self.spec = submission, spec
+        self.cells = submission.cell_guide()
         self.call_timeout, self.import_timeout = call_timeout, import_timeout
         self.deadline = time.monotonic() + total_seconds
         self.startup = StartupReport()
@@ -87,7 +89,7 @@ class Student:
         for i, chunk in enumerate(self.submission.chunks):
             if i in self.startup.skipped:
                 continue
-            label = f"{chunk.filename}, line {chunk.line}"
+            label = place(f"{chunk.filename}, line {chunk.line}", self.cells)
             try:
                 self.conn.request("exec", timeout=min(self.import_timeout, self._left()), label=label,
                                   code=chunk.code, filename=chunk.filename)
@@ -151,6 +153,8 @@ class Student:
             timeout = min(timeout, test_left)
         try:
             return self._wrap(conn.request(op, value, timeout=timeout, label=label, **fields))
+        except StudentError as exc:
+            raise exc.placed(self.cells) from None
         except (WorkerCrashed, CallTimeout, ProtocolViolation):
             self._drop()  # the next call starts a fresh worker; this test fails with the reason
             raise
