@@ -15,6 +15,7 @@ from grader.load.mnist import Mnist, find_data_dir
 from grader.load.submission import load_submission
 from grader.results import GradeResult, ItemResult
 from grader.rubric import Rubric, score_items
+from grader.sandbox.faults import redact
 from grader.sandbox.host import describe_isolation, isolation_level
 from grader.sandbox.process import WorkerProcess
 from grader.sandbox.spec import Limits, SandboxSpec
@@ -117,7 +118,23 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items), items=items,
         isolation=describe_isolation(level), notes=submission.notes + tuple(student.startup.notes),
         sha256=submission.sha256, duration_s=time.perf_counter() - start, environment=env,
-        staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb)
+        staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb,
+        student_output=student_output(bytes(student.shown), student.shown_total))
+
+
+STUDENT_OUTPUT_LINES = 20
+
+
+def student_output(shown: bytes, total: int) -> tuple[str, ...]:
+    """The first lines the code printed, redacted like every text from the sandbox (a print of a tensor
+    shows no numbers), and a last line counting what was cut."""
+    text = shown.decode("utf-8", "replace").rstrip("\n")
+    lines = text.split("\n") if text else []
+    out = tuple(redact(line.rstrip(), 200) for line in lines[:STUDENT_OUTPUT_LINES])
+    cut = [f"{len(lines) - STUDENT_OUTPUT_LINES} more lines"] if len(lines) > STUDENT_OUTPUT_LINES else []
+    if total > len(shown):
+        cut.append(f"{total - len(shown):,} more bytes")
+    return out + ((f"[... {' and '.join(cut)} not shown]",) if cut else ())
 
 
 def _unreadable(path, rubric: Rubric, error: str, isolation: str, start: float) -> GradeResult:

@@ -53,6 +53,18 @@ class Rubric:
     settings: dict = field(default_factory=dict)  # free-form values the suites read (epochs, seeds)
 
 
+def visible(rubric: Rubric, nodeid: str) -> bool:
+    """Whether a test counts toward a visible item only (a test no item names counts as hidden)."""
+    items = [i for i in rubric.items if any(fnmatch.fnmatchcase(nodeid, p) for p in i.tests)]
+    return bool(items) and all(i.visibility == "visible" for i in items)
+
+
+def full_credit_at(rubric: Rubric, nodeid: str) -> float | None:
+    """Where the curve of the item counting this test gives full credit (None: no curve item counts it)."""
+    fulls = [i.curve[1] for i in rubric.items if i.curve and any(fnmatch.fnmatchcase(nodeid, p) for p in i.tests)]
+    return min(fulls) if fulls else None
+
+
 def load_rubric(path: str | Path) -> Rubric:
     """Load a rubric from its folder or its .toml file; raise ConfigError saying what is wrong."""
     p = Path(path)
@@ -168,12 +180,18 @@ def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
         zero, full = item.curve
         frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
         note = f"{item.measure} {value:.4f}: full credit at {full:.4f}, none at or below {zero:.4f}"
-        return result(item.points * frac, _status(frac), feedback + [note] if frac < 1 else [note])
+        # What the test measured to explain a value short of full credit (the call, losses, hints).
+        details = [str(line) for o in counted for line in _lines(o.prop("feedback"))]
+        return result(item.points * frac, _status(frac), feedback + [note] + details if frac < 1 else [note])
     passed = sum(1 for o in counted if o.status == "passed")
     frac = passed / len(counted) if item.partial else float(passed == len(counted))
     if frac < 1 and len(counted) > 1:
         feedback.insert(0, f"{passed} of {len(counted)} cases passed")
     return result(item.points * frac, _status(frac), feedback)
+
+
+def _lines(value) -> list:
+    return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _status(frac: float) -> str:

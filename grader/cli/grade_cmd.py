@@ -21,6 +21,11 @@ def parser() -> argparse.ArgumentParser:
                    help="auto uses bubblewrap when the host allows it; none forces a plain subprocess")
     p.add_argument("--threads", type=int, default=0, help="torch threads in the sandbox (default: up to 4)")
     p.add_argument("--student-view", action="store_true", help="hide checks that are not visible yet")
+    p.add_argument("--staff", action="store_true",
+                   help="also show what only staff see: isolation, timings, everything the submission printed")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--verbose", "-v", action="store_true", help="every line of feedback of every check")
+    shown.add_argument("--quiet", "-q", action="store_true", help="the summary and the checks that lost points only")
     p.add_argument("--public", action="store_true",
                    help="run only the public tests shipped with the assignment (what students can run)")
     return p
@@ -46,7 +51,8 @@ def command(argv: list[str]) -> int:
         result = grade(args.submission, rubric, options)
         if args.json:
             write_json(to_results_json(result), args.json)
-        render(result, show_hidden=not args.student_view)
+        render(result, show_hidden=not args.student_view, verbose=args.verbose, quiet=args.quiet,
+               staff=args.staff)
         return Exit.OK
 
     return run_command(go)

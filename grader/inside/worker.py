@@ -240,13 +240,31 @@ def _counting(namespace: dict, counts: dict):
     """Count the calls of the student's functions named in counts, however the code reaches them.
 
     By code object, through the profiler hook: `loss_fn = mle_loss` at module level or a helper that
-    holds the function is still a call of mle_loss; a callable object counts by its __call__."""
+    holds the function is still a call of mle_loss; a callable object counts by its __call__. A name
+    starting "torch." counts a torch function (torch.optim.Optimizer.zero_grad), and "torch.optim.*.step"
+    the step of every torch optimizer, for the training hints."""
+    import inspect
+
     codes = {}
     for name in counts:
-        obj = namespace.get(name)
-        code = getattr(obj, "__code__", None) or getattr(getattr(obj, "__call__", None), "__code__", None)
-        if code is not None:
-            codes[code] = name
+        if name == "torch.optim.*.step":
+            found = [getattr(c, "step", None) for c in vars(torch.optim).values()
+                     if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)]
+        elif name.startswith("torch."):
+            obj = torch
+            for part in name.split(".")[1:]:
+                obj = getattr(obj, part, None)
+            found = [obj]
+        else:
+            obj = namespace.get(name)
+            found = [obj if hasattr(obj, "__code__") else getattr(obj, "__call__", None)]
+        for obj in found:
+            try:
+                code = getattr(inspect.unwrap(obj), "__code__", None) if obj is not None else None
+            except ValueError:  # a cycle of __wrapped__
+                code = None
+            if code is not None:
+                codes[code] = name
 
     def profile(frame, event, _arg):
         if event == "call" and frame.f_code in codes:

@@ -14,7 +14,7 @@ import torch
 
 from grader.load.submission import Submission
 from grader.results import Outcome
-from grader.rubric import Rubric
+from grader.rubric import Rubric, full_credit_at, visible
 from grader.sandbox.faults import SubmissionFault
 from grader.suites.student import Student
 
@@ -47,9 +47,11 @@ class Fixtures:
         self.ctx = ctx
 
     @pytest.fixture(autouse=True)
-    def _test_time_limit(self):
+    def _test_time_limit(self, request):
         # One budget for all the calls a test makes, on top of each call's own limit.
         self.ctx.student.test_deadline = time.monotonic() + self.ctx.rubric.test_timeout_s
+        # What the code prints in a hidden test can echo its inputs: the student sees only the rest.
+        self.ctx.student.show_output(visible(self.ctx.rubric, request.node.nodeid))
         yield
         self.ctx.student.test_deadline = None
 
@@ -72,6 +74,12 @@ class Fixtures:
     @pytest.fixture
     def settings(self):
         return self.ctx.rubric.settings
+
+    @pytest.fixture
+    def full_credit(self, request):
+        """The measure at which this test's curve item gets full credit, or None: a test explains what it
+        measured (at a cost) only when it falls short."""
+        return full_credit_at(self.ctx.rubric, request.node.nodeid)
 
     @pytest.fixture
     def rng(self, request):

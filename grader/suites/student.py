@@ -53,6 +53,9 @@ class Student:
         self.info: dict = {}
         self.output = bytearray()
         self.output_total = 0
+        self.shown = bytearray()  # printed while loading and in visible tests: for the student
+        self.shown_total = 0
+        self.showing = True
         self.worker_peak_mb = 0.0
         self.timings: dict[str, float] = {}
         self.test_deadline: float | None = None  # set per test by the suite runner
@@ -81,6 +84,7 @@ class Student:
             self.info = self.conn.info
             t2 = time.perf_counter()
             self._load_code()
+            self.conn.process.drain.showing = self.showing
             self.timings.setdefault("waiting for the sandbox to start", t2 - t)
             self.timings.setdefault("loading the submission in the sandbox", time.perf_counter() - t2)
         return self.conn
@@ -111,7 +115,10 @@ class Student:
         prestarted, self.prestarted = self.prestarted, None
         try:
             process = prestarted or (self.zygote.spawn(self.spec) if self.zygote else None)
-            return Connection(self.spec, process)
+            conn = Connection(self.spec, process)
+            # The first load's prints are the student's; a restart's repeat them.
+            conn.process.drain.showing = self.generation == 1
+            return conn
         except InfrastructureError as exc:
             self.infrastructure_error = str(exc)
             raise
@@ -122,6 +129,8 @@ class Student:
             self.conn.close()
             self.output += proc.output[: max(0, 65536 - len(self.output))]
             self.output_total += proc.output_total
+            self.shown += proc.drain.shown[: max(0, 16384 - len(self.shown))]
+            self.shown_total += proc.drain.shown_total
             self.conn = None
 
     def close(self) -> None:
@@ -135,6 +144,12 @@ class Student:
         if self.prestarted is not None:
             self.prestarted.kill()
             self.prestarted = None
+
+    def show_output(self, showing: bool) -> None:
+        """Whether what the code prints from now on is shown to the student (loading, visible tests)."""
+        self.showing = showing
+        if self.conn is not None:
+            self.conn.process.drain.showing = showing
 
     def _left(self) -> float:
         return self.deadline - time.monotonic()
