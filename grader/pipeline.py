@@ -33,6 +33,7 @@ class GradeOptions:
     gpu_device: str | None = None  # run the GPU section on this device (for testing the grader)
     isolation: str = "auto"  # "auto" | "bwrap" | "none"
     threads: int = 0  # torch threads in the worker; 0: all cores when grading one submission
+    progress: object = None  # progress(what) while grading, for a terminal; None: silent
 
 
 def warm_imports() -> None:
@@ -97,7 +98,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         raise
     try:
         ctx = SuiteContext(rubric=rubric, submission=submission, student=student, reference=reference,
-                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device)
+                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device, progress=options.progress)
         outcomes, seconds = run_suites(ctx)
         timings += list(student.timings.items())
         timings.append(("suites (all tests, sandbox start included)", seconds))

@@ -53,15 +53,20 @@ class Rubric:
     settings: dict = field(default_factory=dict)  # free-form values the suites read (epochs, seeds)
 
 
+def items_of(rubric: Rubric, nodeid: str) -> list[Item]:
+    """The items a test counts toward."""
+    return [i for i in rubric.items if any(fnmatch.fnmatchcase(nodeid, p) for p in i.tests)]
+
+
 def visible(rubric: Rubric, nodeid: str) -> bool:
     """Whether a test counts toward a visible item only (a test no item names counts as hidden)."""
-    items = [i for i in rubric.items if any(fnmatch.fnmatchcase(nodeid, p) for p in i.tests)]
+    items = items_of(rubric, nodeid)
     return bool(items) and all(i.visibility == "visible" for i in items)
 
 
 def full_credit_at(rubric: Rubric, nodeid: str) -> float | None:
     """Where the curve of the item counting this test gives full credit (None: no curve item counts it)."""
-    fulls = [i.curve[1] for i in rubric.items if i.curve and any(fnmatch.fnmatchcase(nodeid, p) for p in i.tests)]
+    fulls = [i.curve[1] for i in items_of(rubric, nodeid) if i.curve]
     return min(fulls) if fulls else None
 
 

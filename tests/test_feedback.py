@@ -270,3 +270,32 @@ def test_a_train_that_ignores_lr_is_told_so_with_the_call_and_its_losses(tmp_pat
     assert "train(model, the first 12800 MNIST training images" in text and "lr=0.005, batch_size=32" in text
     assert "training loss (mean NLL on those 12800 images): 2.5745 before training" in text
     assert "the lr argument is not used" in text and "zero_grad" not in text
+
+
+# -- 6. the command line's basics ------------------------------------------------------------------------
+
+def test_version_and_help_list_every_command(capsys):
+    from grader import __version__
+    from grader.cli import COMMANDS, main
+
+    assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"grade (mlgrader) {__version__}"
+    assert main(["--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for command in ["SUBMISSION", *COMMANDS]:
+        row = [line for line in lines if line.startswith(f"  grade {command} ")]
+        assert len(row) == 1 and len(row[0].split(None, 2)[2]) > 10, command  # one line each, that says something
+    assert main([]) == 2  # no submission: the overview, as a usage error
+
+
+# -- 7. progress, section by section, on a terminal only ----------------------------------------------
+
+def test_progress_names_each_section_and_a_pipe_gets_none(write, tiny_rubric, capsys):
+    from grader.cli import main
+    from grader.pipeline import GradeOptions, grade
+
+    src = write("tiny.py", "def mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n    return x.clamp(lo, hi)\n")
+    seen = []
+    assert grade(src, tiny_rubric, GradeOptions(threads=1, progress=seen.append)).score == 5
+    assert seen == ["Statistics"]
+    assert main([str(src), "--rubric", str(tiny_rubric.folder), "--threads", "1"]) == 0
+    assert capsys.readouterr().err == ""  # stderr is not a terminal here

@@ -10,7 +10,7 @@ from grader.cli.common import Exit, add_rubric_args, rubric_from, run_command
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="grade", description="Grade a submission (.ipynb, .py or a folder) in a sandbox.",
-        epilog="Other commands: `grade assign` makes the student release from the reference.")
+        epilog="Other commands (`grade --help` lists them): assign, batch, gradescope.")
     p.add_argument("submission", help="the notebook, .py file or folder to grade")
     add_rubric_args(p)
     p.add_argument("--json", metavar="FILE", help="also write Gradescope's results.json to FILE")
@@ -46,9 +46,10 @@ def command(argv: list[str]) -> int:
         if not Path(args.submission).exists():
             raise UsageError(f"{args.submission}: no such file or folder")
         rubric = rubric_from(args, public=args.public)
-        options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation,
-                               threads=args.threads)
-        result = grade(args.submission, rubric, options)
+        with _progress() as progress:
+            options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation,
+                                   threads=args.threads, progress=progress)
+            result = grade(args.submission, rubric, options)
         if args.json:
             write_json(to_results_json(result), args.json)
         render(result, show_hidden=not args.student_view, verbose=args.verbose, quiet=args.quiet,
@@ -56,3 +57,25 @@ def command(argv: list[str]) -> int:
         return Exit.OK
 
     return run_command(go)
+
+
+class _progress:
+    """A one-line status on stderr while grading, section by section, when stderr is a terminal; gone
+    when grading ends, and nothing at all when piped."""
+
+    def __enter__(self):
+        import sys
+
+        self.status = None
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+
+        # The real stderr, bound now: the suites run with sys.stderr redirected.
+        self.status = Console(file=sys.stderr).status("grading: starting the sandbox and loading the submission")
+        self.status.start()
+        return lambda section: self.status.update(f"grading: {section}")
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.stop()

@@ -114,7 +114,7 @@ def _summary(result: GradeResult, shown: list[ItemResult], width: int) -> list[T
         got, most = sum(i.score for i in items), sum(i.max_score for i in items)
         if all(i.status == "skipped" for i in items):
             reasons = sorted({f for i in items for f in i.feedback[:1]})
-            points, status = "not run", f" ({'; '.join(reasons)})" if reasons else ""
+            points, status = "not run", f": {'; '.join(reasons)}" if reasons else ""
         else:
             points = f"{_points(got):>6} / {_points(most):<4}"
             lost = sum(1 for i in items if i.status in ("failed", "partial") and i in shown)

@@ -14,7 +14,7 @@ import torch
 
 from grader.load.submission import Submission
 from grader.results import Outcome
-from grader.rubric import Rubric, full_credit_at, visible
+from grader.rubric import Rubric, full_credit_at, items_of, visible
 from grader.sandbox.faults import SubmissionFault
 from grader.suites.student import Student
 
@@ -33,6 +33,7 @@ class SuiteContext:
     mnist: object  # grader.load.mnist.Mnist: test labels stay here
     gpu: str  # "auto" | "on" | "off"
     gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
+    progress: object = None  # progress(section name) as the tests of each section start, or None
 
 
 def seed_for(assignment: str, nodeid: str) -> int:
@@ -102,8 +103,17 @@ class Fixtures:
 class Collector:
     """Turns pytest's reports into Outcomes: one per test, plus one per broken test file."""
 
-    def __init__(self):
+    def __init__(self, ctx: SuiteContext | None = None):
         self.outcomes: dict[str, Outcome] = {}
+        self.ctx, self.section = ctx, None
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        if self.ctx is None or self.ctx.progress is None:
+            return
+        items = items_of(self.ctx.rubric, nodeid)
+        if items and items[0].section != self.section:
+            self.section = items[0].section
+            self.ctx.progress(self.section)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -148,7 +158,7 @@ def _classify(report, call) -> tuple[str, str]:
 
 def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
-    collector = Collector()
+    collector = Collector(ctx)
     folder = str(ctx.rubric.folder)
     args = [folder, "--rootdir", folder, "--noconftest", "--continue-on-collection-errors", "-p", "no:cacheprovider", "-p", "no:warnings",
             "-p", "no:stepwise", "-p", "no:doctest",
