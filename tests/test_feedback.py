@@ -299,3 +299,37 @@ def test_progress_names_each_section_and_a_pipe_gets_none(write, tiny_rubric, ca
     assert seen == ["Statistics"]
     assert main([str(src), "--rubric", str(tiny_rubric.folder), "--threads", "1"]) == 0
     assert capsys.readouterr().err == ""  # stderr is not a terminal here
+
+
+# -- 8. the student kit and check() from a notebook --------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_student_kit_holds_no_hidden_checks_and_checks_a_notebook(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from grader.cli import main
+
+    kit = tmp_path / "kit"
+    assert main(["student-kit", "-o", str(kit)]) == 0
+    files = {str(p.relative_to(kit)) for p in kit.rglob("*") if p.is_file()}
+    assert {"mnist_mlp.ipynb", "README.md", "mlgrader/pyproject.toml", "mlgrader/grader/cli/__init__.py",
+            "mlgrader/assignments/mnist_mlp/public/test_public.py"} <= files
+    assert not [f for f in files if {"rubrics", "reference_solution"} & set(f.split("/"))]
+    assert not [f for f in files if f.endswith((".ipynb", ".py")) and "\n# BEGIN SOLUTION" in (kit / f).read_text()
+                and not f.endswith("authoring/assign.py")]
+    assert (kit / "mnist_mlp.ipynb").read_text() == RELEASE.read_text()
+    assert main(["student-kit", "-o", str(kit)]) == 2  # never over an earlier kit
+    shutil.copy(HALF_DONE, kit / "mine.ipynb")
+    code = ("import grader, sys; from grader import check; from grader.rubric import find_rubric\n"
+            "print('from', grader.__file__)\n"
+            "print('rubric:', find_rubric('mnist_mlp').title)\n"
+            "r = check('Part 2', notebook='mine.ipynb'); print('score', r.score, r.max_score)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=kit, capture_output=True, text=True, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(kit / "mlgrader"), "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert f"from {kit / 'mlgrader' / 'grader' / '__init__.py'}" in r.stdout
+    # Without the hidden suites, even the plain rubric is the public one.
+    assert "rubric: PyTorch Tutorial I: MNIST MLP (public checks)" in r.stdout and "score 0.0 1.0" in r.stdout
+    assert "leaky_relu() is not implemented yet (cell 20, line 3)" in r.stdout  # the same report as `grade`

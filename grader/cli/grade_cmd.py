@@ -10,7 +10,7 @@ from grader.cli.common import Exit, add_rubric_args, rubric_from, run_command
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="grade", description="Grade a submission (.ipynb, .py or a folder) in a sandbox.",
-        epilog="Other commands (`grade --help` lists them): assign, batch, gradescope.")
+        epilog="Other commands (`grade --help` lists them): assign, batch, gradescope, student-kit.")
     p.add_argument("submission", help="the notebook, .py file or folder to grade")
     add_rubric_args(p)
     p.add_argument("--json", metavar="FILE", help="also write Gradescope's results.json to FILE")
