@@ -79,7 +79,8 @@ def test_a_cell_is_named_by_what_it_holds(write):
     assert guide["cell 4"] == (("relu",), "def relu(x):")
     assert place("cell 5, line 2", guide) == "cell 5, line 2, the cell defining ACTIVATIONS"
     assert place("cell 4, line 2", guide, "relu") == "cell 4, line 2"  # the function already says which
-    assert place("cell 6, line 1", guide) == "cell 6, line 1, the cell starting `print(ACTIVATIONS['relu'](torch.ones(...`"
+    started = "cell 6, line 1, the cell starting `print(ACTIVATIONS['relu'](torch.ones(...`"
+    assert place("cell 6, line 1", guide) == started
     assert place("nb.py, line 3", guide) == "nb.py, line 3"
 
 

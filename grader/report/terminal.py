@@ -149,7 +149,8 @@ def _item(item: ItemResult, layout: _Layout, *, verbose: bool, unicode: bool, wh
     if why and item.status != "passed":
         feedback = item.feedback if verbose else item.feedback[:WHY_LINES]
         for f in feedback:
-            out += [Text(w, style="dim" if item.status == "skipped" else "") for w in _wrap(f, layout.width, layout.why_at)]
+            style = "dim" if item.status == "skipped" else ""
+            out += [Text(w, style=style) for w in _wrap(f, layout.width, layout.why_at)]
         if len(item.feedback) > len(feedback):
             more = f"(+{len(item.feedback) - len(feedback)} more; --verbose shows them)"
             out += [Text(w, style="dim") for w in _wrap(more, layout.width, layout.why_at)]

@@ -4,9 +4,9 @@ import math
 
 import torch
 
-from grader.sandbox.faults import SubmissionFault
 from grader.suites.compare import Feedback, describe, expect_finite, expect_tensor
 from grader.suites.student import Remote
+from grader.suites.training import hints, loss_text, state, training_loss
 from grader.suites.weights import mlp_from_grader_weights
 
 SMALL = (784, 32, 10)
@@ -38,24 +38,16 @@ def _test_accuracy(student, mnist, model, settings, record_property, what):
     return acc
 
 
-def _images_text(n):
-    return (f"the first {n} MNIST training images (x / 127.5 - 1, flattened to ({n}, 784)) and their labels")
-
-
-def _training_loss(student, mnist, model, images, n):
-    """Mean NLL of the model on the training images (labels stay here), or None where it cannot be had."""
-    try:
-        logits = model.forward(images)
-        return _loss(logits, mnist.labels("train")[:n]) if isinstance(logits, torch.Tensor) \
-            and logits.shape == (n, 10) else None
-    except SubmissionFault:
-        return None
-
-
-def _loss_text(before, after, n):
-    if before is None or after is None:
-        return []
-    return [f"training loss (mean NLL on those {n} images): {before:.4f} before training, {after:.4f} after"]
+def _explain(student, mnist, settings, record_property, how, trained, images, hint=False):
+    """Below full credit: how the run went, from the grader's weights again (the same for the same seed)."""
+    n, sizes, seed = int(settings["mnist_train_size"]), tuple(settings["mnist_sizes"]), int(settings["mnist_seed"])
+    start, labels = mlp_from_grader_weights(student, sizes, seed), mnist.labels("train")[:n]
+    before, after = training_loss(start, images, labels), training_loss(trained, images, labels)
+    found = hints(student, state(start), state(trained), before, after,
+                  data=_synthetic(torch.Generator().manual_seed(17), n=256),
+                  fresh_model=lambda: mlp_from_grader_weights(student, SMALL, 17)) if hint else []
+    record_property("feedback", [f"how it was {how.format(sizes=sizes, n=n)}; accuracy on the 10000 test images",
+                                 *loss_text(before, after, n), *found])
 
 
 def test_train_mnist_accuracy(student, mnist, settings, record_property, full_credit):
@@ -67,18 +59,11 @@ def test_train_mnist_accuracy(student, mnist, settings, record_property, full_cr
     call = f"MLP({sizes}) from the grader's weights, trained by train(model, the first {n} MNIST training images " \
            f"and labels, epochs={r['epochs']}, lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
     trained = _trained(student.train(model, images, labels, **r, timeout=float(settings["train_timeout_s"])), model)
-    if _test_accuracy(student, mnist, trained, settings, record_property, call) >= (full_credit or 0.0):
-        return
-    # Below full credit: how to reproduce the run, and what went wrong, measured (the start again from
-    # the grader's weights, which are the same for the same seed).
-    start_model = mlp_from_grader_weights(student, sizes, r["seed"])
-    before, start = _training_loss(student, mnist, start_model, images, n), _state(start_model)
-    after = _training_loss(student, mnist, trained, images, n)
-    record_property("feedback", [
-        f"how it was called: model = MLP({sizes}) started from the grader's weights, then train(model, "
-        f"{_images_text(n)}, epochs={r['epochs']}, lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']}); "
-        "accuracy on the 10000 test images",
-        *_loss_text(before, after, n), *_hints(student, start, _state(trained), before, after)])
+    if _test_accuracy(student, mnist, trained, settings, record_property, call) < (full_credit or 0.0):
+        _explain(student, mnist, settings, record_property, trained=trained, images=images, hint=True,
+                 how=f"called: model = MLP({{sizes}}) from the grader's weights, then train(model, the first {{n}} "
+                     f"MNIST training images (x / 127.5 - 1, flattened to ({{n}}, 784)) and their labels, "
+                     f"epochs={r['epochs']}, lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})")
 
 
 def test_fit_mnist_accuracy(student, mnist, settings, record_property, full_credit):
@@ -90,16 +75,12 @@ def test_fit_mnist_accuracy(student, mnist, settings, record_property, full_cred
                           timeout=float(settings["train_timeout_s"]))
     trained = _trained(trained, model)
     if _test_accuracy(student, mnist, trained, settings, record_property,
-                      "your MLP trained with your mle_loss by the grader's loop") >= (full_credit or 0.0):
-        return
-    n = int(settings["mnist_train_size"])
-    start = mlp_from_grader_weights(student, settings["mnist_sizes"], r["seed"])
-    before = _training_loss(student, mnist, start, images, n)
-    record_property("feedback", [
-        f"how it was trained: MLP({tuple(settings['mnist_sizes'])}) from the grader's weights, the grader's own loop "
-        f"(torch.optim.Adam, lr={r['lr']}, epochs={r['epochs']}, batch_size={r['batch_size']}, shuffled with seed "
-        f"{r['seed']}, loss = mle_loss(model(x), y)) on {_images_text(n)}; your train() is not used here",
-        *_loss_text(before, _training_loss(student, mnist, trained, images, n), n)])
+                      "your MLP trained with your mle_loss by the grader's loop") < (full_credit or 0.0):
+        _explain(student, mnist, settings, record_property, trained=trained, images=images,
+                 how=f"trained: MLP({{sizes}}) from the grader's weights, by the grader's own loop "
+                     f"(torch.optim.Adam, lr={r['lr']}, epochs={r['epochs']}, batch_size={r['batch_size']}, "
+                     f"shuffled with seed {r['seed']}, loss = mle_loss(model(x), y)) on the first {{n}} MNIST "
+                     "training images; your train() is not used")
 
 
 # -- small synthetic problems: fast, and they say what is wrong ------------------------------------
@@ -121,7 +102,7 @@ def test_train_reduces_loss(student, rng):
     before = model.forward(x)
     expect_tensor(before, what="MLP((784, 32, 10)).forward(x)", shape=(x.shape[0], 10))
     call = "train(model, x, y, epochs=3, lr=1e-2, batch_size=128, seed=3)"
-    start = _state(model)
+    start = state(model)
     trained = _trained(student.train(model, x, y, epochs=3, lr=1e-2, batch_size=128, seed=3), model)
     after = trained.forward(x)
     expect_tensor(after, what=f"after {call}: model.forward(x)", shape=(x.shape[0], 10))
@@ -130,11 +111,11 @@ def test_train_reduces_loss(student, rng):
     # From the grader's weights Adam gets from about 2.37 to 0.22 here, plain SGD to 2.33: both pass
     # (plain SGD from the student's own randn * 0.01 init moved it by less than 0.005).
     if not l1 < l0 - 0.005:
-        hints = _hints(student, start, _state(trained), l0, l1)
+        found = hints(student, start, state(trained), l0, l1, data=_synthetic(rng, n=256),
+                      fresh_model=lambda: mlp_from_grader_weights(student, SMALL, 17))
         raise Feedback(f"{call} on 1024 easy synthetic samples barely changed the training loss "
-                       f"from the grader's weights ({l0:.4f} before, {l1:.4f} after); "
-                       + ("; ".join(hints) if hints else "are the optimizer steps taken on model.parameters() "
-                          "with the gradients of mle_loss?"))
+                       f"from the grader's weights ({l0:.4f} before, {l1:.4f} after); " + ("; ".join(found) or
+                       "are the optimizer steps taken on model.parameters() with the gradients of mle_loss?"))
 
 
 def test_train_uses_mle_loss_per_minibatch(student, rng):
@@ -192,60 +173,3 @@ def test_train_deterministic(student, rng):
             raise Feedback(f"two runs of train(..., seed=11) from the same initial weights gave different "
                            f"{key} (max difference {diff:.3g}); seed everything random inside train "
                            "(torch.manual_seed(seed), or a torch.Generator for the shuffling)")
-
-
-# -- hints measured from the run: the feedback's, never the score's --------------------------------
-
-# Counted in the sandbox during a small diagnostic run of train() (grader.inside.worker._counting).
-_WATCH = ("mle_loss", "torch.optim.Optimizer.zero_grad", "torch.nn.Module.zero_grad", "torch.optim.*.step")
-
-
-def _state(model):
-    try:
-        state = model.state_dict()
-    except SubmissionFault:
-        return None
-    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)} if isinstance(state, dict) else None
-
-
-def _same(a, b) -> bool:
-    return bool(a) and a.keys() == b.keys() and all(
-        a[k].shape == b[k].shape and torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
-
-
-def _hints(student, start, end, before, after) -> list[str]:
-    """Recognisable training mistakes, each measured: the weights train() left unchanged, the loss going
-    up, optimizer steps without zero_grad, and lr making no difference (two small runs of train())."""
-    if start is None or end is None:
-        return []
-    if _same(start, end):
-        return ["hint: train() left every weight exactly as it was: is optimizer.step() called, on an optimizer "
-                "built over model.parameters()?"]
-    hints = []
-    if before is not None and after is not None and after > before:
-        hints.append("hint: the training loss went up: is the loss minimised (loss.backward(), then a step), "
-                     "and are images and labels shuffled with the same permutation?")
-    elif after is not None and abs(after - math.log(10)) < 0.02:
-        hints.append(f"hint: the loss ended at {after:.4f}, about ln(10) = 2.3026: the model learned to give every "
-                     "class the same probability, as when the labels say nothing about the images; are images "
-                     "and labels indexed with the same permutation?")
-    x, y = _synthetic(torch.Generator().manual_seed(17), n=256)
-    try:
-        first = mlp_from_grader_weights(student, SMALL, 17)
-        got, counts = student.counting("train", first, x, y, epochs=1, lr=1e-2, batch_size=32, seed=17,
-                                       watch=_WATCH)
-        first = _trained(got, first)
-        second = mlp_from_grader_weights(student, SMALL, 17)
-        second = _trained(student.train(second, x, y, epochs=1, lr=1e-1, batch_size=32, seed=17), second)
-        lr_ignored = _same(_state(first), _state(second))
-    except SubmissionFault:
-        return hints
-    steps = counts["torch.optim.*.step"]
-    if steps and not counts["torch.optim.Optimizer.zero_grad"] + counts["torch.nn.Module.zero_grad"]:
-        hints.append(f"hint: train() took {steps} optimizer steps on 256 samples in minibatches of 32 and never "
-                     "called optimizer.zero_grad(): PyTorch adds each minibatch's gradients to the ones before, "
-                     "so every step follows the sum of all gradients so far")
-    if lr_ignored:
-        hints.append("hint: train(..., lr=0.01) and train(..., lr=0.1) from the same weights gave exactly the same "
-                     "weights: the lr argument is not used (build the optimizer with lr=lr)")
-    return hints
