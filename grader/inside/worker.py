@@ -294,7 +294,7 @@ def _describe(exc: BaseException, prefix: str = "") -> dict:
             stack.append(f"{fname}, line {tb.tb_lineno}, in {code.co_name}")
             where = f"{fname}, line {tb.tb_lineno}"
             if not code.co_name.startswith("<"):  # a lambda or comprehension belongs to its function
-                culprit = {"function": _function_name(code), "where": where}
+                culprit = {"function": _culprit_name(code), "where": where}
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
         where = f"{exc.filename}, line {exc.lineno}"
@@ -313,7 +313,7 @@ def _is_submission(fname: str) -> bool:
     return fname.startswith("cell ") or fname.endswith(".py") and not fname.startswith(("/", "<"))
 
 
-def _function_name(code) -> str:
+def _culprit_name(code) -> str:
     """MLP.forward for a method, leaky_relu for a function; a helper nested in train by its own name."""
     name = getattr(code, "co_qualname", code.co_name)
     return (code.co_name if "<" in name else name)[:100]

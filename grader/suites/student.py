@@ -84,7 +84,7 @@ class Student:
             self.info = self.conn.info
             t2 = time.perf_counter()
             self._load_code()
-            self.conn.process.drain.showing = self.showing
+            _show(self.conn.process, self.showing)
             self.timings.setdefault("waiting for the sandbox to start", t2 - t)
             self.timings.setdefault("loading the submission in the sandbox", time.perf_counter() - t2)
         return self.conn
@@ -117,7 +117,7 @@ class Student:
             process = prestarted or (self.zygote.spawn(self.spec) if self.zygote else None)
             conn = Connection(self.spec, process)
             # The first load's prints are the student's; a restart's repeat them.
-            conn.process.drain.showing = self.generation == 1
+            _show(conn.process, self.generation == 1)
             return conn
         except InfrastructureError as exc:
             self.infrastructure_error = str(exc)
@@ -129,8 +129,10 @@ class Student:
             self.conn.close()
             self.output += proc.output[: max(0, 65536 - len(self.output))]
             self.output_total += proc.output_total
-            self.shown += proc.drain.shown[: max(0, 16384 - len(self.shown))]
-            self.shown_total += proc.drain.shown_total
+            drain = getattr(proc, "drain", None)
+            if drain is not None:
+                self.shown += drain.shown[: max(0, 16384 - len(self.shown))]
+                self.shown_total += drain.shown_total
             self.conn = None
 
     def close(self) -> None:
@@ -149,7 +151,7 @@ class Student:
         """Whether what the code prints from now on is shown to the student (loading, visible tests)."""
         self.showing = showing
         if self.conn is not None:
-            self.conn.process.drain.showing = showing
+            _show(self.conn.process, showing)
 
     def _left(self) -> float:
         return self.deadline - time.monotonic()
@@ -252,6 +254,13 @@ class Student:
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda *args, timeout=None, **kwargs: self.call(name, *args, timeout=timeout, **kwargs)
+
+
+def _show(process, showing: bool) -> None:
+    """Whether the worker's output from now on is the student's (a worker without a drain shows none)."""
+    drain = getattr(process, "drain", None)
+    if drain is not None:
+        drain.showing = showing
 
 
 class Remote:
