@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from grader.results import GradeResult
 from grader.rubric import Rubric
 
-NEEDS_REGRADE = "needs regrade"
+Status = Literal["graded", "unreadable", "crashed", "timeout", "needs regrade"]
+NEEDS_REGRADE: Status = "needs regrade"  # the grader could not run it (never a score): a rerun grades it
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class StudentSubmission:
     students: tuple[Person, ...]
     shown_as: str  # where it came from inside the source, for reports
     late: bool = False
+    note: str = ""  # why who handed it in is a guess (a file matching no layout, named after its file)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ClassSource:
     kind: str  # "folder" | "gradescope" | "canvas" | "moodle"
     submissions: tuple[StudentSubmission, ...]
     refused: tuple[Refused, ...] = ()
-    ignored: tuple[str, ...] = ()  # files that are not submissions (a README, Moodle online text)
+    ignored: tuple[Refused, ...] = ()  # files not graded, and why (a README, Moodle online text)
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,23 @@ class Graded:
     """One submission's outcome in a batch: a result, or why there is none."""
 
     submission: StudentSubmission
-    status: str  # "graded" | "unreadable" | "crashed" | "timeout" | "needs regrade"
+    status: Status
     result: GradeResult | None
     attempts: int = 0
     message: str = ""
     from_journal: bool = False
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    """Two submissions whose graded code is the same or nearly, after normalisation."""
+
+    a: str  # submission keys
+    b: str
+    score: float  # share of the smaller one's fingerprints found in the other, 0-1
+    shared: int  # fingerprints in common (release code left out)
+    code_a: str  # the graded code of each, as the diff shows it
+    code_b: str
 
 
 @dataclass(frozen=True)
@@ -71,3 +86,5 @@ class BatchRun:
     seconds: float
     graded_now: int  # submissions graded by this run (not taken from the journal)
     interrupted: bool = False
+    left_out: tuple[StudentSubmission, ...] = ()  # not graded yet and not asked for (--only)
+    similar: tuple[SimilarPair, ...] = ()  # pairs whose code is (nearly) the same

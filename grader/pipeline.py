@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import InfrastructureError, SubmissionError
+from grader.inert import add_host_path, clean
 from grader.load.mnist import Mnist, find_data_dir
 from grader.load.submission import load_submission
 from grader.results import GradeResult, ItemResult
 from grader.rubric import Rubric, score_items
 from grader.sandbox.faults import redact
-from grader.sandbox.host import describe_isolation, isolation_level
+from grader.sandbox.host import describe_isolation, isolation_level, isolation_of
+from grader.sandbox.interfaces import Launcher
 from grader.sandbox.process import WorkerProcess
 from grader.sandbox.spec import Limits, SandboxSpec
 
@@ -33,6 +35,7 @@ class GradeOptions:
     gpu_device: str | None = None  # run the GPU section on this device (for testing the grader)
     isolation: str = "auto"  # "auto" | "bwrap" | "none"
     threads: int = 0  # torch threads in the worker; 0: all cores when grading one submission
+    stop_at: float | None = None  # time.monotonic() by which to stop calling the student (a batch's --timeout)
     progress: object = None  # progress(what) while grading, for a terminal; None: silent
 
 
@@ -55,8 +58,18 @@ def _gpu_in_sandbox(options: GradeOptions) -> bool:
 
 
 def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions(), *,
-          zygote=None) -> GradeResult:
-    """Grade one submission file or folder. A broken or hostile submission is a result, not an error."""
+          zygote: Launcher | None = None, on_outcome=None) -> GradeResult:
+    """Grade one submission file or folder. A broken or hostile submission is a result, not an error.
+
+    Args:
+        path: a notebook, a .py file, or a folder holding one.
+        rubric: from `load_rubric` or `find_rubric`.
+        options: data folder, GPU use, isolation, threads.
+        zygote: where workers come from when not from a new sandbox: the batch's template sandbox,
+            or a test's in-process launcher. Used only when it says it is `usable` for this spec.
+        on_outcome: called as on_outcome(test ids collected, outcomes so far) after collection and
+            after each test (a batch child saves them as it goes).
+    """
     start = time.perf_counter()
     timings: list[tuple[str, float]] = []
     mnist = Mnist(find_data_dir(options.data_dir)) if rubric.needs_mnist else None
@@ -65,11 +78,14 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         limits=Limits(threads=_threads(options)),
         mnist_raw_dir=str(mnist.raw_dir) if mnist else None, gpu=gpu, isolation=options.isolation)
     level = isolation_level(spec)
+    if mnist is not None:
+        add_host_path(mnist.root)
     try:
         submission = load_submission(path, keep=rubric.execution, required=rubric.required_names)
     except SubmissionError as exc:
         return _unreadable(path, rubric, str(exc), describe_isolation(level), start)
     if submission.files_dir:
+        add_host_path(submission.files_dir)
         spec = SandboxSpec(limits=spec.limits, mnist_raw_dir=spec.mnist_raw_dir, gpu=gpu,
                            isolation=options.isolation, submission_dir=submission.files_dir)
     timings.append(("load submission", time.perf_counter() - start))
@@ -89,8 +105,11 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         threading.Thread(target=warm_imports, name="warm-imports", daemon=True).start()
         reference = load_reference(rubric.reference) if rubric.reference else None
         timings.append(("grader imports and reference", time.perf_counter() - t))
+        total = rubric.total_seconds
+        if options.stop_at is not None:
+            total = max(0.0, min(total, options.stop_at - time.monotonic()))
         student = Student(submission, spec, call_timeout=rubric.call_timeout_s, prestarted=worker,
-                          total_seconds=rubric.total_seconds, import_timeout=rubric.import_timeout_s,
+                          total_seconds=total, import_timeout=rubric.import_timeout_s,
                           zygote=zygote if use_zygote else None)
     except BaseException:
         if worker is not None:
@@ -98,7 +117,8 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         raise
     try:
         ctx = SuiteContext(rubric=rubric, submission=submission, student=student, reference=reference,
-                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device, progress=options.progress)
+                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device, on_outcome=on_outcome,
+                           progress=options.progress)
         outcomes, seconds = run_suites(ctx)
         timings += list(student.timings.items())
         timings.append(("suites (all tests, sandbox start included)", seconds))
@@ -108,7 +128,7 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         # The sandbox failed before any student code ran: a grader problem, never a score.
         raise InfrastructureError(student.infrastructure_error)
     items = score_items(rubric, outcomes)
-    output = bytes(student.output).decode("utf-8", "replace")
+    output = clean(bytes(student.output).decode("utf-8", "replace"))  # staff read it: no terminal escapes
     if student.output_total > len(student.output):
         output += f"\n[... {student.output_total - len(student.output)} more bytes of output dropped]"
     env = (("python", sys.version.split()[0]), ("torch", torch.__version__),
@@ -117,9 +137,10 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
     return GradeResult(
         assignment=rubric.assignment, title=rubric.title, submission=str(path),
         score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items), items=items,
-        isolation=describe_isolation(level), notes=submission.notes + tuple(student.startup.notes),
+        isolation=describe_isolation(level), isolation_level=isolation_of(level), notes=submission.notes + tuple(student.startup.notes),
         sha256=submission.sha256, duration_s=time.perf_counter() - start, environment=env,
         staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb,
+        time_limit_reached=student.time_limit_reached,
         student_output=student_output(bytes(student.shown), student.shown_total))
 
 

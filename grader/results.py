@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+OutcomeStatus = Literal["passed", "failed", "skipped", "error"]
+ItemStatus = Literal["passed", "partial", "failed", "skipped"]
+
+
+class Isolation(str, Enum):
+    """How a submission was isolated; `GradeResult.isolation` says it in words for people."""
+
+    FULL = "full"  # bubblewrap namespaces (and an unprivileged uid when the grader is root)
+    REDUCED = "reduced"  # a plain subprocess with rlimits (an unprivileged uid where possible)
+    AS_ROOT = "as root"  # a plain subprocess that could not drop root: anything was possible
+    NONE = ""  # nothing ran (unreadable, or not graded)
 
 
 @dataclass(frozen=True)
@@ -10,10 +24,11 @@ class Outcome:
     """What one pytest test said: status, a student-readable message, and recorded properties."""
 
     nodeid: str
-    status: str  # "passed" | "failed" | "skipped" | "error"
+    status: OutcomeStatus
     message: str = ""
     duration: float = 0.0
     properties: tuple[tuple[str, object], ...] = ()
+    hint: str = ""  # a mistake the check recognised (grader text, never the student's)
 
     def prop(self, key: str, default=None):
         for k, v in self.properties:
@@ -31,10 +46,11 @@ class ItemResult:
     section: str
     score: float
     max_score: float
-    status: str  # "passed" | "partial" | "failed" | "skipped"
+    status: ItemStatus
     visibility: str
     feedback: tuple[str, ...] = ()
     outcomes: tuple[Outcome, ...] = ()
+    hints: tuple[str, ...] = ()  # recognised mistakes, from the outcomes' hint fields
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,8 @@ class GradeResult:
     student_output: tuple[str, ...] = ()
     timings: tuple[tuple[str, float], ...] = field(default=())  # phase -> seconds
     worker_peak_mb: float = 0.0
+    isolation_level: Isolation = Isolation.NONE
+    time_limit_reached: bool = False  # the total time limit stopped grading; later checks were not run
 
     @property
     def sections(self) -> tuple[str, ...]:

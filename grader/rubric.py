@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from grader.errors import ConfigError
 from grader.results import ItemResult, Outcome
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent.parent  # the bundled course (mnist_mlp) lives here too
+COURSE_ENV = "GRADER_COURSE"
+PINNED = ("torch", "torchvision")  # the packages whose version moves measured accuracies
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Rubric:
     total_seconds: float = 600.0
     needs_mnist: bool = False
     settings: dict = field(default_factory=dict)  # free-form values the suites read (epochs, seeds)
+    versions: tuple[tuple[str, str], ...] = ()  # [environment]: torch and torchvision to grade with
 
 
 def items_of(rubric: Rubric, nodeid: str) -> list[Item]:
@@ -106,6 +110,10 @@ def load_rubric(path: str | Path) -> Rubric:
         items.append(item)
     if not items:
         raise ConfigError(f"{toml}: no [[items]]")
+    versions = data.get("environment", {})
+    if (not isinstance(versions, dict) or set(versions) - set(PINNED)
+            or not all(isinstance(v, str) for v in versions.values())):
+        raise ConfigError(f"{toml}: [environment] takes version strings for {' and '.join(PINNED)} only")
     root = _root_of(folder)
     release = a.get("release")
     return Rubric(
@@ -118,6 +126,7 @@ def load_rubric(path: str | Path) -> Rubric:
         test_timeout_s=float(limits.get("test_timeout_s", 180)),
         total_seconds=float(limits.get("total_seconds", 600)),
         needs_mnist=bool(a.get("needs_mnist", False)), settings=dict(data.get("settings", {})),
+        versions=tuple(sorted(versions.items())),
     )
 
 
@@ -129,18 +138,57 @@ def _root_of(folder: Path) -> Path:
     return folder
 
 
-def find_rubric(assignment: str, *, public: bool = False) -> Rubric:
+def course_roots(course: str | Path | None = None) -> tuple[Path, ...]:
+    """Where assignments are looked for, in order: --course (or $GRADER_COURSE, else the current
+    folder), then the course bundled with the grader (mnist_mlp) as a fallback."""
+    named = course or os.environ.get(COURSE_ENV)
+    if named:
+        first = Path(named).expanduser()
+        if not first.is_dir():
+            where = "--course" if course else f"${COURSE_ENV}"
+            raise ConfigError(f"the course folder {first} ({where}) does not exist")
+    else:
+        first = Path.cwd()
+    roots = [first.resolve()]
+    if PROJECT.resolve() not in roots:
+        roots.append(PROJECT.resolve())
+    return tuple(roots)
+
+
+def course_assignments(root: Path) -> tuple[str, ...]:
+    """The assignments a course folder has a rubric for (hidden or public)."""
+    names = {p.parent.name for p in root.glob("rubrics/*/rubric.toml")}
+    names |= {p.parent.parent.name for p in root.glob("assignments/*/public/rubric.toml")}
+    return tuple(sorted(names))
+
+
+def default_assignment(course: str | Path | None = None) -> str:
+    """The assignment meant when none is named: the course's only one, else the bundled mnist_mlp."""
+    root = course_roots(course)[0]
+    names = course_assignments(root) if root != PROJECT.resolve() else ()  # bundled: mnist_mlp, as always
+    if len(names) == 1:
+        return names[0]
+    if len(names) > 1:
+        raise ConfigError(f"the course in {root} has several assignments ({', '.join(names)}): "
+                          "name one with --assignment")
+    return "mnist_mlp"
+
+
+def find_rubric(assignment: str, *, public: bool = False, course: str | Path | None = None) -> Rubric:
     """The hidden rubric of an assignment, or its public one (what students have) when asked or
-    when the hidden suites are not installed."""
-    hidden = PROJECT / "rubrics" / assignment
-    shared = PROJECT / "assignments" / assignment / "public"
-    if not public and (hidden / "rubric.toml").is_file():
-        return load_rubric(hidden)
-    if (shared / "rubric.toml").is_file():
-        return load_rubric(shared)
-    known = sorted({p.name for d in ("rubrics", "assignments") if (PROJECT / d).is_dir()
-                    for p in (PROJECT / d).iterdir() if p.is_dir()})
-    raise ConfigError(f"no assignment {assignment!r}; known: {', '.join(known) or 'none'}")
+    when the hidden suites are not installed; the first course folder that has either wins."""
+    roots = course_roots(course)
+    for root in roots:
+        hidden = root / "rubrics" / assignment
+        shared = root / "assignments" / assignment / "public"
+        if not public and (hidden / "rubric.toml").is_file():
+            return load_rubric(hidden)
+        if (shared / "rubric.toml").is_file():
+            return load_rubric(shared)
+    what = "" if public else f"rubrics/{assignment}/rubric.toml or "
+    looked = "; ".join(f"{r} ({', '.join(course_assignments(r)) or 'no assignments'})" for r in roots)
+    raise ConfigError(f"no assignment {assignment!r}: looked for {what}assignments/{assignment}/public/rubric.toml "
+                      f"in {looked}. Run from the course folder, or name it with --course DIR or ${COURSE_ENV}")
 
 
 def score_items(rubric: Rubric, outcomes: tuple[Outcome, ...]) -> tuple[ItemResult, ...]:
@@ -164,7 +212,8 @@ def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
     def result(score, status, feedback):
         return ItemResult(number=number, name=item.name, section=item.section, score=round(score, 4),
                           max_score=item.points if status != "skipped" else 0.0, status=status,
-                          visibility=item.visibility, feedback=tuple(feedback), outcomes=matched)
+                          visibility=item.visibility, feedback=tuple(feedback), outcomes=matched,
+                          hints=tuple(dict.fromkeys(o.hint for o in matched if o.hint and o.status != "passed")))
 
     if not matched and item.optional:
         return result(0.0, "skipped", ["not run"])

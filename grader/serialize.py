@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from enum import Enum
 
-from grader.results import GradeResult
+from grader.results import GradeResult, Outcome
 
 
 def to_plain(result: GradeResult) -> dict:
@@ -32,6 +33,19 @@ def from_plain(data: dict) -> GradeResult:
         raise ValueError(f"not a stored grade result: {exc}") from None
 
 
+def outcomes_to_plain(outcomes) -> list:
+    """Test outcomes as JSON values: what a batch child saves as it goes."""
+    return [_plain(dataclasses.asdict(o)) for o in outcomes]
+
+
+def outcomes_from_plain(data) -> tuple[Outcome, ...]:
+    """The inverse of outcomes_to_plain; raises ValueError on anything else."""
+    try:
+        return tuple(_build(Outcome, d) for d in data)
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"not stored outcomes: {exc}") from None
+
+
 def _build(cls, data: dict):
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
@@ -43,6 +57,8 @@ def _convert(tp, value):
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(value)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(args[0], v) for v in value)

@@ -55,7 +55,7 @@ CANARY = "ADVERSARIAL_CANARY"
 ALIVE_EVERY = 4
 # The attacks a forked worker meets differently from a fresh sandbox (its filesystem view, its
 # processes, its exit, its channel and network): these cases run both ways.
-FORKED_THREATS = {1, 2, 5, 9, 10, 11, 12, 14}
+FORKED_THREATS = {1, 2, 5, 9, 10, 11, 12, 14, 17, 21}
 
 
 # -- rubrics and what must stay hidden ---------------------------------------------------------------
@@ -351,9 +351,14 @@ def test_hostile_submission(case, mode, rubrics, hidden, ledger, tmp_path, reque
 
 
 def test_corpus_covers_every_threat_and_is_large_enough():
-    covered = {t for c in CASES for t in c["threats"]}
-    # 15 is the bad-input tests (tests/test_bad_input.py), 16 the archive tests (tests/test_archive.py).
-    assert covered | {15, 16} == set(range(1, 17)), sorted(set(range(1, 17)) - covered)
+    manifest = tomllib.loads((CORPUS / "manifest.toml").read_text())
+    covered = {t for table in ("case", "bulky", "names") for c in manifest.get(table, []) for t in c["threats"]}
+    # 15 is the bad-input tests (tests/test_bad_input.py), 16 the archive tests (tests/test_archive.py);
+    # 19 is the from-the-formula cases; 17 and 20-22 are the second round (tests/test_adversarial_bounds.py runs their extra checks).
+    wanted = set(range(1, 18)) | {19, 20, 21, 22}
+    assert covered | {15, 16} >= wanted, sorted(wanted - covered)
+    assert all(c.get("invariant") for table in ("bulky", "names") for c in manifest[table])
+    assert all(c.get("invariant") for c in CASES if set(c["threats"]) & {17, 20, 21, 22})
     assert len(CASES) >= 30 and len({c["name"] for c in CASES}) == len(CASES)
     for case in CASES:
         assert (CORPUS / case["path"]).exists(), case["path"]

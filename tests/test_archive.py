@@ -76,6 +76,16 @@ def test_lms_exports_map_files_to_students(tmp_path, kind, entries):
         assert by_id["1001"].students[0].email == "lovelaceada@uni.edu"
 
 
+def test_gradescope_files_not_named_in_the_metadata_are_listed(tmp_path):
+    entries = gradescope_entries()
+    entries["assignment_42_export/submission_9999/hw.py"] = b"x = 1\n"
+    entries["assignment_42_export/readme.txt"] = b"hi"
+    src = open_source(make_zip(tmp_path / "g.zip", entries), tmp_path / "work")
+    assert [(r.entry, r.reason) for r in src.ignored] == [
+        ("readme.txt", "a file beside the submission folders, so not graded"),
+        ("submission_9999", "a folder submission_metadata.yml does not name, so not graded")]
+
+
 def test_gradescope_group_submission_lists_every_member(tmp_path):
     entries = {"export/submission_1/hw.py": FILES["ada"],
                "export/submission_metadata.yml": b"submission_1:\n  :submitters:\n  - :name: A\n    :sid: '1'\n"
@@ -92,7 +102,28 @@ def test_student_with_several_files_gets_a_folder(tmp_path):
     src = open_source(make_zip(tmp_path / "m.zip", entries), tmp_path / "work")
     (sub,) = src.submissions
     assert sub.path.is_dir() and (sub.path / "data" / "helper.py").read_bytes() == b"x = 1\n"
-    assert src.ignored == ("Ada Lovelace_1001_assignsubmission_onlinetext_/onlinetext.html",)
+    assert [(r.entry, r.reason) for r in src.ignored] == [
+        ("Ada Lovelace_1001_assignsubmission_onlinetext_/onlinetext.html",
+         "Moodle onlinetext (not a file submission), so not graded")]
+
+
+def test_every_entry_is_graded_or_listed_with_a_reason(tmp_path):
+    """Upper-case LATE is Canvas's layout too; a notebook matching no layout is graded under a name taken
+    from its own, flagged; any other file is listed with why it was not graded."""
+    entries = canvas_entries()
+    entries["lovelaceada_LATE_1001_67891_ada.py"] = entries.pop("lovelaceada_1001_67891_ada.py")
+    entries["Alice Smith mnist.IPYNB"] = b"{}"
+    entries["notes.pdf"] = b"%PDF"
+    src = open_source(make_zip(tmp_path / "c.zip", entries), tmp_path / "work")
+    assert src.kind == "canvas"
+    by_id = {s.students[0].id: s for s in src.submissions}
+    assert by_id["1001"].late and by_id["1001"].path.read_bytes() == FILES["ada"]
+    stray = by_id["stray-Alice_Smith_mnist"]
+    assert stray.key == "stray-Alice_Smith_mnist" and "matches no canvas layout" in stray.note
+    assert stray.path.name == "Alice Smith mnist.IPYNB"
+    assert [(r.entry, r.reason) for r in src.ignored] == [
+        ("notes.pdf", "matches no canvas layout and not a .ipynb or .py file, so not graded")]
+    assert len(src.submissions) == len(FILES) + 1
 
 
 def test_folder_source_files_and_subfolders(tmp_path):
@@ -108,7 +139,7 @@ def test_folder_source_files_and_subfolders(tmp_path):
     assert src.kind == "folder"
     assert {s.key: s.path for s in src.submissions} == {"ada": folder / "ada.py", "ben": folder / "ben"}
     assert [(r.entry, r.reason) for r in src.refused] == [("evil.py", "symbolic link")]
-    assert src.ignored == ("README.md",)
+    assert [r.entry for r in src.ignored] == ["README.md"] and "not graded" in src.ignored[0].reason
 
 
 def test_zip_of_a_folder_of_submissions(tmp_path):

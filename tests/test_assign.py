@@ -10,10 +10,11 @@ from grader.errors import ConfigError
 from grader.rubric import find_rubric
 
 
-def test_committed_release_is_up_to_date():
-    rubric = find_rubric("mnist_mlp")
+@pytest.mark.parametrize("assignment", ["mnist_mlp", "backprop"])
+def test_committed_release_is_up_to_date(assignment):
+    rubric = find_rubric(assignment)
     assert rubric.release.read_text() == make_release(rubric.reference), (
-        "assignments/mnist_mlp/mnist_mlp.ipynb is out of date: run `grade assign`")
+        f"assignments/{assignment}/{assignment}.ipynb is out of date: run `grade assign --assignment {assignment}`")
 
 
 def test_release_has_no_solutions_outputs_or_hidden_material():

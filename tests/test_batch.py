@@ -185,6 +185,8 @@ def test_killed_batch_resumes_without_regrading(klass, folder_run, tmp_path):
     first.wait()
     before = journal(out)
     assert 3 <= len(before) < 12
+    partial = read_grades(out)  # written as the run went: complete rows only
+    assert len(before) - 1 <= len(partial) <= len(before) and all(r["status"] for r in partial.values())
     _wait_for_no_children(out)  # the children went down with the batch
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -193,6 +195,37 @@ def test_killed_batch_resumes_without_regrading(klass, folder_run, tmp_path):
     keys = [e["key"] for e in journal(out)]
     assert len(keys) == len(set(keys)) == 12  # each submission graded exactly once over both runs
     assert journal(out)[:len(before)] == before
+
+
+@pytest.mark.slow
+def test_interrupted_run_says_what_the_resume_finds(tmp_path):
+    """Ctrl-C (SIGTERM does the same): the count kept is the count the next run finds, the identical
+    pair (one journal entry, two students) included."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    slow = "import torch\ndef mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n    while True:\n        pass\n"
+    for n in range(6):
+        (folder / f"s{n}").mkdir()
+        (folder / f"s{n}" / "hw.py").write_text(slow + f"# {max(n, 1)}\n")  # s0, s1: same bytes and name
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(out), "--jobs", "1",
+           "--rubric", str(TINY)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while len(journal(out)) < 2:
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    first.send_signal(signal.SIGTERM)
+    said = " ".join(first.communicate(timeout=60)[0].split())
+    assert first.returncode == 130, said
+    m = re.search(r"interrupted: (\d+) submission\(s\) graded by this run are kept", said)
+    assert m, said
+    kept = int(m.group(1))
+    assert kept == len(read_grades(out)) >= 3  # s0 and s1 count twice, as the resume counts them
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert f"{kept} submission(s) already graded" in " ".join(again.stdout.split())
+    lines = [line for line in said.split("✓") if line.strip()]
+    assert len(lines) == len(set(lines)), said  # no line twice
 
 
 def _wait_for_no_children(out: Path, timeout: float = 30) -> None:
@@ -261,7 +294,7 @@ def test_lms_archives_grade_like_grading_alone(kind, alone, folder_run, klass, t
         (tmp_path / "worksheet.csv").write_text(MOODLE_WORKSHEET)
         extra = ["--moodle-grades", str(tmp_path / "worksheet.csv")]
     assert _batch(str(archive), "--out", str(out), *extra) == 0
-    assert f"{kind} source, 12 submission(s)" in capsys.readouterr().out
+    assert f"{kind} source, 12 submission(s)" in " ".join(capsys.readouterr().out.split())
     # From the folder run, the rest graded from the unpacked archive: FRESH, and lu's folder, which is
     # named after the student in an export ("2012/", not "lu/"): a name is part of a journal key.
     fresh = {PEOPLE[w][0] for w in {*FRESH[kind], "lu"}}
@@ -274,7 +307,7 @@ def test_lms_archives_grade_like_grading_alone(kind, alone, folder_run, klass, t
         row = grades[sid]
         assert float(row["score"]) == alone[who][0], who
         assert row["status"] == ("unreadable" if who in UNREADABLE else "graded"), who
-        assert row["name"] == (login if kind == "canvas" else name)
+        assert row["name"] == name  # Canvas's export knows logins; its gradebook gives the name
         jsonschema.validate(json.loads((out / sid / "results.json").read_text()), SCHEMA)
     if kind == "canvas":
         rows = list(csv.reader(io.StringIO((out / "canvas_import.csv").read_text())))
@@ -385,12 +418,13 @@ def test_class_report_renders_in_headless_chromium(folder_run, tmp_path):
     assert set(figs) == {"histogram", "tests", "sections"}
     for name, fig in figs.items():
         assert fig["width"] > 300 and fig["height"] > 100 and fig["shapes"] >= 3, name
-    assert any("test_tiny.py::test_mean" in t for t in figs["tests"]["texts"])
+    assert any("1.1 mean" in t for t in figs["tests"]["texts"])  # rubric items, not test ids
+    assert not any("test_tiny" in t for t in figs["tests"]["texts"])
     assert any("Statistics" in t for t in figs["sections"]["texts"])
     assert tables["students"]["rows"] == 12 and tables["slowest"]["rows"] == 10
     for who in ("gus", "jo"):
         assert who in tables["attention"]["text"]
-    assert "that is the sum, not the mean" in tables["hints"]["text"]
+    assert "that is the sum, not the mean" in tables["hints"]["text"] and "cy" in tables["hints"]["text"]
     assert tables["reasons"]["rows"] >= 3 and all(t["height"] > 0 for t in tables.values())
 
 
@@ -398,3 +432,257 @@ def _unescape(text: str) -> str:
     import html
 
     return html.unescape(text)
+
+
+# ---- a TA's Canvas export: every file accounted for, copies flagged, a hang's points kept ----
+
+LOOP = '''import torch
+
+
+def mean(x):
+    """Average of the values, one at a time."""
+    total = 0.0
+    count = 0
+    for value in x:
+        total = total + value  # running sum
+        count += 1
+    if count == 0:
+        return torch.tensor(float("nan"))
+    return total / count
+
+
+def clip(x, lo, hi):
+    """Clamp into [lo, hi] by masking."""
+    out = x.clone()
+    out[out < lo] = lo
+    out[out > hi] = hi
+    return out
+'''
+# The same program with other names, comments and layout: a copy in disguise.
+RENAMED = '''import torch
+def mean(t):
+    # my own mean
+    s = 0.0; c = 0
+    for v in t:
+        s = s + v
+        c += 1
+    if c == 0:
+        return torch.tensor(float('nan'))
+    return s / c
+def clip(t, a, b):
+    r = t.clone()
+    r[r < a] = a
+    r[r > b] = b
+    return r
+'''
+# Two correct solutions written independently: never flagged.
+VECTOR = '''import torch
+
+
+def mean(x):
+    """The mean."""
+    if x.numel() == 0:
+        raise ValueError("empty")
+    return x.sum() / x.numel()
+
+
+def clip(x, lo, hi):
+    lower = torch.full_like(x, lo)
+    upper = torch.full_like(x, hi)
+    return torch.minimum(torch.maximum(x, lower), upper)
+'''
+WHERE = '''import torch
+
+
+def mean(values):
+    n = values.shape[0]
+    acc = torch.zeros(())
+    for i in range(n):
+        acc += values[i]
+    return acc / n
+
+
+def clip(values, low, high):
+    return torch.where(values < low, torch.tensor(low), torch.where(values > high, torch.tensor(high), values))
+'''
+# mean passes on short inputs and never returns on long ones; clip never returns: with --timeout the
+# grade keeps mean's 2 of 3 cases.
+HANG = ("import torch\ndef mean(x):\n    if len(x) > 50:\n        while True:\n            pass\n    return x.mean()\n"
+        "def clip(x, lo, hi):\n    while True:\n        pass\n")
+EXPORT = {
+    "adaada_1001_5001_hw.py": LOOP,
+    "benben_1002_5002_hw.py": LOOP,  # the same bytes under the same name: one grade, two students
+    "cycy_LATE_1003_5003_hw.py": RENAMED,  # upper-case LATE
+    "deedee_1004_5004_hw.py": VECTOR,
+    "eveeve_late_1005_5005_hw.py": WHERE,
+    "fayfay_1006_5006_hw.py": HANG,
+    "gusgus_1007_5007_hw.py": GOOD.replace("x.mean()", "x.sum()"),
+    "Hal Hand-in.py": VECTOR.replace("lower", "bottom"),  # uploaded by hand: matches no layout
+    "notes.pdf": "%PDF-1.4",
+}
+NAMES = {"1001": "Adams, Ada", "1002": "Brown, Ben", "1003": "Cole, Cy", "1004": "Dunn, Dee", "1005": "Eng, Eve",
+         "1006": "Fox, Fay", "1007": "Gray, Gus", "1008": "Absent, Al"}
+GRADEBOOK = ("Student,ID,SIS User ID,SIS Login ID,Section,Tiny: mean and clip (777),Current Score\n"
+             "    Points Possible,,,,,10.00,(read only)\n"
+             + "".join(f'"{name}",{sid},S{sid},login{sid},Sec 1,,\n' for sid, name in NAMES.items()))
+
+
+@pytest.fixture(scope="module")
+def export_run(tmp_path_factory) -> dict:
+    """`grade batch` of EXPORT with --timeout 10 and a Canvas gradebook: (folder, output, out dir)."""
+    import contextlib
+
+    folder = tmp_path_factory.mktemp("export")
+    archive = make_zip(folder / "canvas.zip", {k: v.encode() for k, v in EXPORT.items()})
+    (folder / "gradebook.csv").write_text(GRADEBOOK)
+    out = folder / "out"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = _batch(str(archive), "--out", str(out), "--timeout", "10",
+                      "--canvas-gradebook", str(folder / "gradebook.csv"))
+    return {"folder": folder, "out": out, "code": code, "stdout": buf.getvalue(), "archive": archive}
+
+
+@pytest.mark.slow
+def test_export_every_file_graded_or_listed_loudly(export_run):
+    text = " ".join(export_run["stdout"].split())
+    assert export_run["code"] == 0, text
+    assert "canvas source, 8 submission(s); 1 file(s) not graded" in text
+    assert "not graded: notes.pdf: matches no canvas layout" in text  # before grading and again at the end
+    assert text.count("not graded: notes.pdf") == 2
+    assert "graded under a name taken from the file: Hal Hand-in.py" in text
+    assert "not in the gradebook (not imported): stray-Hal_Hand-in" in text
+    assert "left as they were (no submission in this export): 1008" in text
+    grades = read_grades(export_run["out"])
+    assert set(grades) == {*NAMES} - {"1008"} | {"stray-Hal_Hand-in"}
+    assert grades["1003"]["late"] == "yes" and grades["1003"]["score"] == "5"  # _LATE_ matched the layout
+    html = (export_run["out"] / "report.html").read_text()
+    attention = html[html.index('id="attention"'):html.index("</table>", html.index('id="attention"'))]
+    assert attention.index("notes.pdf") < attention.index("Hal Hand-in.py") < attention.index("1006")
+
+
+@pytest.mark.slow
+def test_timeout_keeps_the_points_earned_before_it(export_run):
+    row = read_grades(export_run["out"])["1006"]
+    assert row["status"] == "timeout" and row["score"] == "2" and row["1.1 mean"] == "2"
+    data = json.loads((export_run["out"] / "1006" / "results.json").read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == 2
+    page = (export_run["out"] / "1006" / "feedback.html").read_text()  # the check beside the cell it grades
+    assert page.index("def mean") < page.index("1.1 mean: 2/3 (partial)") < page.index("def clip")
+    text = " ".join(export_run["stdout"].split())
+    assert "1006 2/5 timeout: stopped at the time limit (10 s); points earned before it are kept" in text
+    rows = list(csv.reader(io.StringIO((export_run["out"] / "canvas_import.csv").read_text())))
+    assert [r[5] for r in rows if r[1] == "1006"] == ["4"]  # scaled to Canvas's 10 points, not 0
+
+
+@pytest.mark.slow
+def test_grades_csv_per_item_with_gradebook_names(export_run):
+    with open(export_run["out"] / "grades.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        rows = {r["student_id"]: r for r in reader}
+        header = reader.fieldnames
+    assert header[9:] == ["Statistics", "1.1 mean", "1.2 clip"]  # no GPU column: it ran nowhere
+    assert rows["1001"]["name"] == "Adams, Ada" and rows["1002"]["name"] == "Brown, Ben"
+    assert (rows["1007"]["1.1 mean"], rows["1007"]["1.2 clip"]) == ("1", "2")
+
+
+@pytest.mark.slow
+def test_copies_are_flagged_and_independent_solutions_are_not(export_run):
+    text = " ".join(export_run["stdout"].split())
+    flagged = set(re.findall(r"similar code: (\S+) and (\S+) \(", text))
+    assert flagged == {("1001", "1002"), ("1001", "1003"), ("1002", "1003"), ("1004", "stray-Hal_Hand-in")}
+    html = (export_run["out"] / "report.html").read_text()
+    section = html[html.index('id="similar-code"'):html.index("<h2>Slowest")]
+    assert section.count('class="pair"') == 4 and "1001 and 1003: 100%" in section
+    assert 'class="diff"' in section and "my&nbsp;own&nbsp;mean" in section  # the side-by-side diff
+
+
+@pytest.mark.slow
+def test_regrade_and_only_keep_everyone_elses_journal_entries(export_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(export_run["out"], out)
+    before = journal(out)
+    assert _batch(str(export_run["archive"]), "--out", str(out), "--timeout", "10", "--regrade", "1004,1007") == 0
+    after = journal(out)
+    assert after[:len(before)] == before
+    assert sorted(e["submission"] for e in after[len(before):]) == ["1004", "1007"]
+    def scores(rows):
+        return {k: (r["score"], r["status"]) for k, r in rows.items()}
+
+    assert scores(read_grades(out)) == scores(read_grades(export_run["out"]))
+    assert _batch(str(export_run["archive"]), "--out", str(out), "--only", "login1005") == 2  # unknown id
+    assert _batch(str(export_run["archive"]), "--out", str(out), "--only", "1005") == 0
+    assert [e["submission"] for e in journal(out)[len(after):]] == ["1005"]
+    assert len(read_grades(out)) == 8
+
+
+def test_a_hard_kill_at_the_time_limit_keeps_the_checks_finished(tmp_path, tiny_rubric, monkeypatch):
+    """The backstop: a child that does not stop itself (here: told nothing) is killed at the limit, and
+    the outcomes it saved as it went are scored."""
+    from rich.console import Console
+
+    from grader.batch import engine as batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "hang.py").write_text(HANG)
+    command = batch._Runner.command
+
+    def without_stop(self, *args):
+        cmd = command(self, *args)
+        at = cmd.index("--stop-at")
+        return cmd[:at] + cmd[at + 2:]
+
+    monkeypatch.setattr(batch._Runner, "command", without_stop)
+    run = grade_class(open_source(folder, tmp_path / "work"), tmp_path / "out", tiny_rubric,
+                      BatchOptions(jobs=1, timeout_s=8), console=Console(file=io.StringIO()))
+    (g,) = run.graded
+    assert g.status == "timeout" and g.result.score == 2, (g.message, g.result)
+    clip = next(i for i in g.result.items if i.name == "clip")
+    assert clip.score == 0 and clip.feedback[0].startswith("not reached")
+    assert "not reached: 1.2 clip" in g.message
+    feedback = (tmp_path / "out" / "hang" / "feedback.txt").read_text()
+    assert "grading was stopped at the time limit" in feedback and "1.2 clip" not in feedback  # clip is hidden
+
+
+def test_progress_names_who_is_running_and_warns_of_a_slow_one(tiny_rubric, tmp_path):
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from grader.batch import engine as batch
+    from grader.classrun import Person, StudentSubmission
+
+    runner = batch._Runner(tmp_path, tiny_rubric, BatchOptions(timeout_s=300), Console(file=io.StringIO()))
+    now = time.monotonic()
+
+    def child(key, age):
+        sub = StudentSubmission(key, tmp_path / key, (Person(key),), key)
+        return batch._Child(key, sub, 1, None, tmp_path, tmp_path, now - age, now + 300)
+
+    running = [child("[red]ada", 4), child("ben", 95), child("cy", 3)]
+    assert batch._running_text(running, most=2) == "[dim]running:[/] ben 95s, \\[red]ada 4s +1"
+    log = io.StringIO()
+    progress = Progress(console=Console(file=log, width=200))
+    runner.durations = [5.0, 6.0, 7.0]
+    batch._warn_slow(runner, running, progress)
+    batch._warn_slow(runner, running, progress)  # once per submission
+    assert log.getvalue().count("has been running") == 1
+    assert "ben has been running for 95 s, over 16x the median (6.0 s); it is stopped at 300 s" in log.getvalue()
+
+
+def test_feedback_page_puts_each_visible_check_beside_the_cell_it_grades():
+    from grader.report.html import feedback_html
+    from grader.results import GradeResult, ItemResult
+
+    items = (ItemResult("1.1", "mean", "Statistics", 1, 3, "partial", "visible", ("1 of 3 cases passed",)),
+             ItemResult("1.2", "clip", "Statistics", 2, 2, "passed", "hidden"),
+             ItemResult("1.3", "style: <b>tidy</b>", "Statistics", 0, 1, "failed", "visible", ("untidy",)))
+    result = GradeResult("tiny", "Tiny", "zoe.ipynb", 3, 6, items, "full")
+    cells = (("markdown", "# Mine <script>alert(1)</script>"), ("code", "import torch"),
+             ("code", "def mean(x):\n    return x.sum()"), ("code", "def clip(x, lo, hi):\n    return x"))
+    page = feedback_html(result, cells)
+    assert "<script" not in page and "&lt;script&gt;" in page and "&lt;b&gt;tidy" in page
+    assert page.index("def mean") < page.index("1.1 mean: 1/3 (partial)") < page.index("def clip")
+    assert "1.2 clip" not in page and "1 hidden check(s) are not shown" in page
+    assert page.index("Checks not tied to one cell") < page.index("1.3 style") < page.index("import torch")

@@ -81,7 +81,7 @@ def test_corpus_is_well_formed(rubric, reference_source):
     assert len(MUTANTS) >= 20 and len(CORRECT) >= 4
     assert len([m for m in MUTANTS if not m.extended and not m.xfail]) >= 20
     for m in MUTANTS:
-        assert m.replace, m.name
+        assert bool(m.replace) != bool(m.file), f"{m.name}: replace or file, one of them"
         for old, _ in m.replace:
             assert reference_source.count(old) == 1, f"{m.name}: {old!r} must occur exactly once"
         source = generate.apply(reference_source, m)
@@ -91,6 +91,9 @@ def test_corpus_is_well_formed(rubric, reference_source):
         assert m.loses and set(m.loses) <= names, f"{m.name}: unknown items {set(m.loses) - names}"
         max_lost = sum(i.points for i in rubric.items if i.name in m.loses)
         assert 100 - max_lost <= m.score + m.tolerance, f"{m.name}: loses more than its items are worth"
+    # Every mutant `grade check` runs has its exact score recorded here.
+    shipped = {p.relative_to(PROJECT).as_posix() for p in (PROJECT / "rubrics" / "mnist_mlp" / "mutants").iterdir()}
+    assert shipped and shipped == {m.file for m in MUTANTS if m.file}
 
 
 @pytest.mark.parametrize("name", sorted(make_notebooks.NOTEBOOKS))

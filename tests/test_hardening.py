@@ -239,3 +239,171 @@ def test_killing_a_uid_reaches_processes_that_left_the_session():
     while marker in ps() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert marker not in ps()
+
+
+# -- second round: what a reply may cost the grader is bounded before it is decoded (threat 17) --------
+
+def _frame(body: dict, blob: bytes = b"") -> bytes:
+    import json
+
+    head = json.dumps(body).encode()
+    return struct.pack(">I", len(head)) + head + blob
+
+
+def test_table_entries_may_not_overlap_or_leave_the_frame():
+    blob = bytes(64)
+    ok = _frame({"id": 1, "ok": True, "value": [{"$tensor": 0}, {"$tensor": 1}],
+                 "tensors": [["float32", [8], 0, 32, "cpu"], ["float32", [8], 32, 32, "cpu"]]}, blob)
+    _, value = protocol.decode(ok)
+    assert [t.shape[0] for t in value] == [8, 8]
+    for tensors in ([["uint8", [64], 0, 64, "cpu"]] * 2,                          # one blob listed twice
+                    [["float32", [8], 32, 32, "cpu"], ["float32", [8], 0, 32, "cpu"]],  # out of order
+                    [["uint8", [32], 16, 32, "cpu"], ["uint8", [32], 32, 32, "cpu"]],    # overlapping
+                    [["uint8", [8], 60, 8, "cpu"]],                                     # past the end
+                    [["uint8", [0], -1, 0, "cpu"]], [["uint8", [4], 0, 4, "cpu"], ["uint8", [0], 2, 0, "cpu"]]):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode(_frame({"id": 1, "ok": True, "value": None, "tensors": tensors}, blob))
+
+
+def test_what_decoding_may_cost_is_refused_before_it_starts():
+    start = time.monotonic()
+    too_many = [["float32", [0], 0, 0, "cpu"]] * (protocol.MAX_TENSORS + 1)
+    with pytest.raises(protocol.ProtocolError, match="tensor table"):
+        protocol.decode(_frame({"id": 1, "ok": True, "value": None, "tensors": too_many}))
+    with pytest.raises(protocol.ProtocolError, match="over the"):
+        protocol.decode(struct.pack(">I", protocol.MAX_HEAD + 1) + b" " * (protocol.MAX_HEAD + 1))
+    containers = b'{"id": 1, "ok": true, "value": [' + b"[]," * protocol.MAX_CONTAINERS + b'0], "tensors": []}'
+    assert len(containers) < protocol.MAX_HEAD
+    with pytest.raises(protocol.ProtocolError, match="too many values"):
+        protocol.decode(_payload(containers))
+    assert time.monotonic() - start < 2  # the old decoder parsed all of it first
+
+
+def test_the_worker_cannot_send_what_the_grader_would_refuse():
+    import torch
+
+    with pytest.raises(protocol.ProtocolError, match="cannot be sent"):
+        protocol.encode({"id": 1, "ok": True}, [torch.zeros(0)] * (protocol.MAX_TENSORS + 1))
+    frame = protocol.encode({"id": 1, "ok": True}, [torch.ones(3)] * 10)
+    _, value = protocol.decode(frame[4:])
+    assert len(value) == 10 and all(float(v.sum()) == 3 for v in value)
+
+
+def test_closing_asks_for_stats_only_within_the_total_limit():
+    from grader.suites.student import Student
+
+    asked = []
+
+    class Conn:
+        process = type("P", (), {"output": b"", "output_total": 0})()
+
+        def request(self, op, *a, **kw):
+            asked.append((op, kw.get("timeout")))
+            return {"peak_rss_mb": float("nan")}
+
+        def close(self):
+            pass
+
+    s = Student.__new__(Student)
+    s.conn, s.prestarted, s.output, s.output_total, s.worker_peak_mb = Conn(), None, bytearray(), 0, 0.0
+    s.deadline = time.monotonic() - 1  # the submission's time is used up
+    s.close()
+    assert asked == []
+    s.conn, s.deadline = Conn(), time.monotonic() + 0.5
+    s.close()
+    assert asked and asked[0][0] == "stats" and asked[0][1] <= 0.5 and s.worker_peak_mb == 0.0
+
+
+# -- second round: what staff open is inert (threat 20) -------------------------------------------------
+
+def test_clean_replaces_every_control_character_but_newline_and_tab():
+    from grader.inert import clean
+
+    text = "a\x1b]52;c;ZXZpbA==\x07b\x1bc\x9b2J\u202eexe.gnp\u202c\x00\x7f\ud8ff\nline\ttab"
+    out = clean(text)
+    assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out and "\u202e" not in out
+    assert "\x00" not in out and "\x7f" not in out and "\ud8ff" not in out
+    assert out.endswith("\nline\ttab") and "ZXZpbA==" in out
+    out.encode("utf-8")  # a lone surrogate (a non-UTF-8 file name) no longer breaks a UTF-8 writer
+
+
+@pytest.mark.parametrize("cell, shown", [
+    ("=HYPERLINK(\"http://x/?\"&E2,\"y\")", "'=HYPERLINK(\"http://x/?\"&E2,\"y\")"),
+    ("-1+1+cmd|' /C calc'!A0", "'-1+1+cmd|' /C calc'!A0"), ("+SUM(1,2)", "'+SUM(1,2)"), ("@SUM(1)", "'@SUM(1)"),
+    ("\tx", "'\tx"), ("\r=1", "'\ufffd=1"), ("alice", "alice"), ("5", "5"), ("-2.5", "-2.5"), ("+3", "+3"),
+])
+def test_csv_cells_never_start_a_formula(cell, shown):
+    from grader.inert import csv_cell
+
+    assert csv_cell(cell) == shown
+
+
+def test_feedback_names_no_host_path(monkeypatch):
+    import sys
+
+    from grader.inert import add_host_path
+
+    data = "/srv/course-data-7311"
+    add_host_path(data)
+    project = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
+    mountinfo = (f"612 600 0:40 {project}/grader/inside/worker.py /opt/grader/worker.py ro - ext4 "
+                 f"{data}/MNIST/raw/t10k-images-idx3-ubyte {sys.prefix}/bin/python")
+    out = redact(mountinfo, 1000)
+    assert project not in out and data not in out and sys.prefix not in out, out
+    assert "/opt/grader/worker.py" in out
+    assert redact("No such file or directory: '/tmp/x.csv'") == "No such file or directory: '/tmp/x.csv'"
+    assert "\x1b" not in redact("\x1b]52;c;ZXZpbA==\x07 boom")
+
+
+def test_journal_key_takes_names_that_are_not_utf8():
+    import os
+
+    from grader.batch.engine import journal_key
+
+    name = os.fsdecode(b"caf\xe9.py")
+    assert journal_key("abc", name, "r") != journal_key("abc", os.fsdecode(b"caf\xe8.py"), "r")
+
+
+def test_lms_import_cells_written_back_are_inert(tmp_path):
+    import csv
+
+    from grader.report.gradebook import _write
+
+    rows = [["Student", "ID", "Tiny"], ["=1+2", "12", "4.5"], ["-cmd|x", "13", "-1"], ["Bob", "14", ""]]
+    _write(rows, tmp_path / "import.csv", False)
+    back = list(csv.reader(open(tmp_path / "import.csv", newline="")))
+    assert back[1] == ["'=1+2", "12", "4.5"] and back[2] == ["'-cmd|x", "13", "-1"] and back[3] == ["Bob", "14", ""]
+
+
+# -- second round: cheap notebooks that are expensive to parse are refused first (threat 22) -----------
+
+@pytest.mark.parametrize("what", ["cells", "values", "depth"])
+def test_notebook_shape_is_bounded_before_nbformat(write, what):
+    import json
+
+    from grader.load import submission as load
+
+    code = {"cell_type": "code", "execution_count": None, "id": "a", "metadata": {}, "outputs": [], "source": "x = 1"}
+    nb = {"cells": [code], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    if what == "cells":
+        nb["cells"] = [code] + [{"cell_type": "markdown", "id": f"m{i}", "metadata": {}, "source": ""}
+                                for i in range(load.MAX_CELLS)]
+    elif what == "values":
+        nb["metadata"]["junk"] = [[]] * load.MAX_JSON_VALUES
+    else:
+        nb["metadata"]["junk"] = json.loads("[" * 100 + "]" * 100)
+    start = time.monotonic()
+    with pytest.raises(SubmissionError, match="cells|values|nested"):
+        load_submission(write("nb.ipynb", json.dumps(nb)))
+    assert time.monotonic() - start < 3
+
+
+def test_a_normal_notebook_with_big_outputs_still_loads(write):
+    import json
+
+    text = ["tensor([0.1, 0.2, 0.3, 0.4])\n"] * 200_000  # commas and brackets inside strings are not values
+    nb = {"cells": [{"cell_type": "code", "execution_count": 1, "id": "a", "metadata": {}, "source": "def f():\n    return 1",
+                     "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    sub = load_submission(write("big.ipynb", json.dumps(nb)))
+    assert len(sub.chunks) == 1

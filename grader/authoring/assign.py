@@ -52,13 +52,3 @@ def make_release(reference: Path) -> str:
     nb.cells = cells
     nbformat.validate(nb)
     return nbformat.writes(nb) + "\n"
-
-
-def write_release(reference: Path, release: Path) -> bool:
-    """Write the release; returns True when the file changed."""
-    text = make_release(reference)
-    if release.exists() and release.read_text() == text:
-        return False
-    release.parent.mkdir(parents=True, exist_ok=True)
-    release.write_text(text)
-    return True

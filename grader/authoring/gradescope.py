@@ -13,12 +13,15 @@ import os
 import sys
 import traceback
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import ConfigError
 from grader.rubric import PROJECT, Rubric, _root_of
 
 SKIP_PARTS = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
+# What grading imports (the batch report's matplotlib and jinja2, the LMS readers' yaml are not).
+GRADING_DISTRIBUTIONS = ("pytest", "nbformat", "rich", "numpy", "tomli")
 # Fixed zip timestamps: the same sources always give the same package.
 EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -33,8 +36,9 @@ apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap util-linux ca-certificates
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --upgrade pip
-# The CPU build of torch: a fraction of the CUDA build's size, and Gradescope has no GPU.
-"$ROOT/venv/bin/pip" install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+# The CPU build of torch: a fraction of the CUDA build's size, and Gradescope has no GPU. Pinned to
+# the versions the rubric names or the package was built with: accuracy curves are measured on one.
+"$ROOT/venv/bin/pip" install __TORCH__ --index-url https://download.pytorch.org/whl/cpu
 "$ROOT/venv/bin/pip" install -r "$ROOT/source/requirements.txt"
 __FETCH_DATA__
 """
@@ -92,26 +96,60 @@ def package_files(rubric: Rubric) -> dict[str, Path | str]:
         if "__pycache__" not in p.parts:
             files[p.relative_to(PROJECT).as_posix()] = p
     for p in sorted(rubric.folder.rglob("*")):
-        if p.is_file() and not p.is_symlink() and not any(s in p.parts for s in SKIP_PARTS):
-            files[(rubric_rel / p.relative_to(rubric.folder)).as_posix()] = p
+        rel = p.relative_to(rubric.folder)
+        # mutants/ is for `grade check` only: grading never reads it.
+        skip = rel.parts[0] == "mutants" or any(s in rel.parts for s in SKIP_PARTS)
+        if p.is_file() and not p.is_symlink() and not skip:
+            files[(rubric_rel / rel).as_posix()] = p
     files[reference.as_posix()] = rubric.reference
     private = sorted({f'"$SOURCE/{rubric_rel.as_posix()}"', f'"$SOURCE/{reference.parent.as_posix()}"'})
     files["requirements.txt"] = "\n".join(_requirements()) + "\n"
-    files["setup.sh"] = SETUP_SH.replace("__FETCH_DATA__", FETCH_MNIST if rubric.needs_mnist else
-                                         "# This assignment does not use MNIST: nothing to fetch.")
+    torch = " ".join(f"{name}=={version}" for name, version in pinned_versions(rubric).items())
+    fetch = FETCH_MNIST if rubric.needs_mnist else "# This assignment does not use MNIST: nothing to fetch."
+    files["setup.sh"] = SETUP_SH.replace("__TORCH__", torch).replace("__FETCH_DATA__", fetch)
     files["run_autograder"] = RUN_AUTOGRADER.replace("__RUBRIC__", rubric_rel.as_posix()).replace(
         "__PRIVATE__", " ".join(private))
     return files
 
 
 def _requirements() -> list[str]:
-    """The grader's own dependencies from pyproject.toml, less torch (setup.sh installs the CPU build)."""
+    """What grading needs of the grader's dependencies (pyproject.toml, else the installed
+    metadata), less torch and torchvision (setup.sh installs their CPU builds)."""
+    from importlib import metadata
+
     from packaging.requirements import Requirement
 
     from grader.rubric import tomllib
 
-    deps = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return [d for d in deps if Requirement(d).name not in ("torch", "torchvision")]
+    pyproject = PROJECT / "pyproject.toml"
+    if pyproject.is_file():
+        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    else:
+        deps = [d for d in metadata.requires("mlgrader") or [] if "extra ==" not in d]
+    return [d for d in deps if Requirement(d).name in GRADING_DISTRIBUTIONS]
+
+
+def pinned_versions(rubric: Rubric) -> dict[str, str]:
+    """torch and torchvision as the rubric's [environment] names them, else as installed here
+    (less any local build tag such as +cu130: setup.sh installs the CPU build of that version)."""
+    from importlib import metadata
+
+    from packaging.version import InvalidVersion, Version
+
+    from grader.rubric import PINNED
+
+    named = dict(rubric.versions)
+    out = {}
+    for dist in PINNED:
+        try:
+            raw = named.get(dist) or metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            raise ConfigError(f"{dist} is not installed here: name its version in the rubric's [environment]") from None
+        try:
+            out[dist] = Version(raw).public  # also keeps anything but a version out of setup.sh
+        except InvalidVersion:
+            raise ConfigError(f"{rubric.folder}: {dist} version {raw!r} is not a version") from None
+    return out
 
 
 def build_package(rubric: Rubric, out: str | Path) -> list[str]:
@@ -129,6 +167,82 @@ def build_package(rubric: Rubric, out: str | Path) -> list[str]:
             zf.writestr(info, src.read_bytes() if isinstance(src, Path) else src)
     os.replace(tmp, out)
     return list(files)
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """The built package run on one submission in a temporary tree laid out like /autograder."""
+
+    role: str  # "reference" | "release"
+    score: float
+    max_score: float
+    problem: str | None  # None when the run did what it must
+    output: str  # what run_autograder printed (instructors only)
+
+
+def trial_run(package: Path, submission: Path, *, data_dir: str | None = None,
+              python: str = sys.executable, timeout: float = 900) -> tuple[dict | None, str]:
+    """Unpack the package into ROOT/source, put the submission in ROOT/submission and run
+    run_autograder as Gradescope would (with this Python instead of the venv setup.sh makes);
+    returns results.json (None if there is none) and what run_autograder printed."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        root = Path(tmp)
+        with zipfile.ZipFile(package) as zf:
+            zf.extractall(root / "source")
+        for script in ("setup.sh", "run_autograder"):
+            (root / "source" / script).chmod(0o755)
+        (root / "submission").mkdir()
+        (root / "submission" / submission.name).write_bytes(submission.read_bytes())
+        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": python}
+        env.pop("PYTHONPATH", None)  # the package's own grader, not this checkout's
+        if data_dir:
+            env["GRADER_DATA_DIR"] = data_dir
+        try:
+            r = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True,
+                               text=True, env=env, timeout=timeout)
+            output = r.stdout + r.stderr
+        except subprocess.TimeoutExpired:
+            return None, f"run_autograder took over {timeout:.0f} s"
+        try:
+            return json.loads((root / "results" / "results.json").read_text()), output
+        except (OSError, ValueError) as exc:
+            return None, output + f"\nno readable results.json: {exc}"
+
+
+def try_package(package: Path, rubric: Rubric, *, data_dir: str | None = None,
+                 python: str = sys.executable) -> list[TrialRun]:
+    """The built package on the reference (full marks) and on the blank release (a result, no grader error)."""
+    from grader.load.mnist import find_data_dir
+
+    data = str(find_data_dir(data_dir)) if rubric.needs_mnist else None
+    runs = []
+    for role, path in (("reference", rubric.reference), ("release", rubric.release)):
+        if path is None or not path.is_file():
+            continue
+        results, output = trial_run(package, path, data_dir=data, python=python,
+                                    timeout=rubric.total_seconds + 300)
+        runs.append(_judge_trial(role, results, output))
+    return runs
+
+
+def _judge_trial(role: str, results: dict | None, output: str) -> TrialRun:
+    if results is None:
+        return TrialRun(role, 0.0, 0.0, "run_autograder wrote no results.json", output)
+    tests = results.get("tests", [])
+    score, top = float(results.get("score", 0)), sum(float(t.get("max_score", 0)) for t in tests)
+    errors = [t.get("output", "") for t in tests if t.get("name") == "grader error"]
+    if errors:
+        detail = results.get("extra_data", {}).get("grader_error") or errors[0]
+        return TrialRun(role, score, top, f"grader error: {detail}", output)
+    if role == "reference" and score < top:
+        lost = [f"{t.get('name')} ({t.get('score')}/{t.get('max_score')})" for t in tests
+                if float(t.get("score", 0)) < float(t.get("max_score", 0))]
+        return TrialRun(role, score, top, f"the reference loses points: {'; '.join(lost)}", output)
+    return TrialRun(role, score, top, None, output)
 
 
 def run(root: Path, rubric_dir: Path) -> int:

@@ -8,13 +8,17 @@ and its files are in place, so a run killed at any moment loses at most the subm
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import re
 import signal
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -22,21 +26,17 @@ from io import StringIO
 from pathlib import Path
 
 import grader
-from grader.classrun import (
-    NEEDS_REGRADE,
-    BatchRun,
-    ClassSource,
-    Graded,
-    StudentSubmission,
-)
+from grader.classrun import NEEDS_REGRADE, BatchRun, ClassSource, Graded, Status, StudentSubmission
 from grader.errors import ConfigError, InfrastructureError
 from grader.files import tree_sha256, write_atomic, write_json
 from grader.report.gradescope import to_results_json
-from grader.results import GradeResult, ItemResult
+from grader.results import GradeResult, ItemResult, Outcome
 from grader.rubric import Rubric, score_items
-from grader.serialize import from_plain, to_plain
+from grader.serialize import from_plain, outcomes_from_plain, to_plain
 
 TRIES = 2  # an infrastructure failure is tried this often before the submission is marked for regrading
+SLOW_FACTOR, SLOW_MIN_S = 4.0, 10.0  # a submission running this much longer than the median is announced
+NOT_REACHED = "not reached"
 FAILED = ("crashed", "timeout", NEEDS_REGRADE)  # statuses counted as failed on the progress bar
 STORE = ".results"  # full results, one JSON file per journal key
 
@@ -101,7 +101,9 @@ def content_sha256(path: Path) -> str:
 def journal_key(content: str, name: str, rubric_hash: str) -> str:
     # The name is graded too: messages quote it ("hw.ipynb: not valid JSON"), so a stored result is
     # reused only for the same bytes under the same name, never shown to a student under another's.
-    return hashlib.sha256(f"{content}:{name}:{grader.__version__}:{rubric_hash}".encode()).hexdigest()
+    # surrogateescape: a file name that is not UTF-8 is still a name (its own bytes), never a crash.
+    text = f"{content}:{name}:{grader.__version__}:{rubric_hash}"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def feedback_text(result: GradeResult) -> str:
@@ -115,15 +117,46 @@ def feedback_text(result: GradeResult) -> str:
     return buf.getvalue()
 
 
+def student_cells(path: Path) -> tuple[tuple[str, str], ...]:
+    """(cell type, source) of the notebook or .py file handed in, for the feedback page; () if unreadable."""
+    from grader.load.submission import MAX_SUBMISSION_BYTES, _pick_from_folder
+
+    try:
+        p = _pick_from_folder(path) if path.is_dir() else path
+        if p.stat().st_size > MAX_SUBMISSION_BYTES:
+            return ()
+        text = p.read_text(encoding="utf-8", errors="replace")
+        if p.suffix.lower() != ".ipynb":  # a .py file: one cell per top-level definition
+            return tuple(("code", part) for part in re.split(r"\n(?=@|def |class |async def )", text) if part.strip())
+        cells = json.loads(text)["cells"]  # no schema validation: this is display, and it is slow
+
+        def source(c) -> str:
+            src = c.get("source", "")
+            return "".join(map(str, src)) if isinstance(src, list) else str(src)
+
+        return tuple((str(c.get("cell_type", "")), source(c)) for c in cells if isinstance(c, dict))
+    except Exception:  # noqa: BLE001  (an unreadable notebook gets a feedback page without its cells)
+        return ()
+
+
 def write_student_files(out: Path, g: Graded) -> None:
+    from grader.report.html import feedback_html
+
     folder = out / g.submission.key
     if g.result is None:
         (folder / "results.json").unlink(missing_ok=True)  # never leave a stale grade behind
+        (folder / "feedback.html").unlink(missing_ok=True)
         write_atomic(folder / "feedback.txt", f"Not graded yet: {g.message}\nThis submission will be regraded.\n")
         return
     shown = dataclasses.replace(g.result, submission=g.submission.shown_as)
+    if g.status == "timeout":  # said to the student too, naming only the checks they may see
+        missed = not_reached(dataclasses.replace(shown, items=tuple(i for i in shown.items if i.visibility == "visible")))
+        shown = dataclasses.replace(shown, notes=shown.notes + (
+            "grading was stopped at the time limit; the checks finished before it kept their points"
+            + (f"; not reached: {', '.join(missed)}" if missed else ""),))
     write_json(to_results_json(shown), folder / "results.json")
     write_atomic(folder / "feedback.txt", feedback_text(shown))
+    write_atomic(folder / "feedback.html", feedback_html(shown, student_cells(g.submission.path)))
 
 
 def failed_result(sub: StudentSubmission, rubric: Rubric, error: str, staff: str = "") -> GradeResult:
@@ -133,6 +166,32 @@ def failed_result(sub: StudentSubmission, rubric: Rubric, error: str, staff: str
     return GradeResult(assignment=rubric.assignment, title=rubric.title, submission=sub.shown_as, score=0.0,
                        max_score=sum(i.max_score for i in items), items=items, isolation="", error=error,
                        staff_output=staff)
+
+
+def stopped_result(sub: StudentSubmission, rubric: Rubric, outcomes, collected, why: str,
+                   staff: str = "") -> GradeResult:
+    """What a submission stopped at the time limit earns: the tests it finished keep their points, those
+    collected but not reached fail (a parametrized item is not whole on the cases it reached), and
+    items with no test at all score 0 as not reached."""
+    have = {o.nodeid for o in outcomes}
+    missed = tuple(Outcome(str(n), "failed", f"{NOT_REACHED}: {why}") for n in collected if n not in have)
+    items = tuple(i if i.outcomes or i.status == "skipped" else dataclasses.replace(i, feedback=(f"{NOT_REACHED}: {why}",))
+                  for i in score_items(rubric, tuple(outcomes) + missed))
+    return GradeResult(assignment=rubric.assignment, title=rubric.title, submission=sub.shown_as,
+                       score=round(sum(i.score for i in items), 4), max_score=sum(i.max_score for i in items),
+                       items=items, isolation="", staff_output=staff, time_limit_reached=True)
+
+
+def not_reached(result: GradeResult) -> list[str]:
+    """The checks a time limit kept from running, as "2.1 train"."""
+    marks = (NOT_REACHED, "total time limit was reached")
+    return [f"{i.number} {i.name}" for i in result.items if any(m in f for f in i.feedback for m in marks)]
+
+
+def timeout_message(result: GradeResult, seconds: float) -> str:
+    missed = not_reached(result)
+    return (f"stopped at the time limit ({seconds:.0f} s); points earned before it are kept; "
+            + (f"not reached: {', '.join(missed)}" if missed else "every check had started"))
 
 
 @dataclass
@@ -146,6 +205,7 @@ class _Child:
     started: float
     deadline: float
     terminated_at: float = 0.0
+    warned: bool = False  # announced as running far longer than the median
 
 
 class _Runner:
@@ -160,6 +220,8 @@ class _Runner:
         self.done: dict[str, Graded] = {}
         self.subs_of: dict[str, list[StudentSubmission]] = {}
         self.counts = {"graded": 0, "failed": 0}
+        self.durations: list[float] = []  # seconds each finished child took, for "far longer than the median"
+        self.on_finish = None  # called after each journal line (grades.csv as the run goes)
         self.forking = False  # set by prepare_forking(): children forked from this process
 
     def prepare_forking(self) -> None:
@@ -204,50 +266,64 @@ class _Runner:
             batch_child.ZYGOTE.close()
             batch_child.ZYGOTE = None
 
-    def command(self, path: Path, out_json: Path) -> list[str]:
+    def command(self, path: Path, out_json: Path, deadline: float) -> list[str]:
+        # The child stops calling the student a little before the hard deadline, so that it scores what
+        # was reached itself; the kill at the deadline is the backstop.
+        stop_at = deadline - min(30.0, max(3.0, 0.1 * self.timeout))
         cmd = [sys.executable, "-m", "grader.batch.child", str(path), str(self.rubric.folder), str(out_json),
-               "--gpu", self.options.gpu, "--isolation", self.options.isolation]
+               "--gpu", self.options.gpu, "--isolation", self.options.isolation, "--stop-at", f"{stop_at:.3f}"]
         return cmd + (["--data-dir", self.options.data_dir] if self.options.data_dir else [])
 
     def start(self, key: str, sub: StudentSubmission, attempt: int) -> _Child:
         out_json, err = self.tmp / f"{key}.json", self.tmp / f"{key}.err"
         out_json.unlink(missing_ok=True)
+        _partial(out_json).unlink(missing_ok=True)
         if self.forking:
             now = time.monotonic()
-            proc = _ForkedChild(self.command(sub.path, out_json)[3:], err)
+            proc = _ForkedChild(self.command(sub.path, out_json, now + self.timeout)[3:], err)
             return _Child(key, sub, attempt, proc, out_json, err, now, now + self.timeout)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GRADER_BATCH_PARENT": str(os.getpid()),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(grader.__file__).parent.parent),
                                                            os.environ.get("PYTHONPATH")]))}
         try:
             with open(err, "wb") as errf:
-                proc = subprocess.Popen(self.command(sub.path, out_json), stdin=subprocess.DEVNULL,
+                deadline = time.monotonic() + self.timeout
+                proc = subprocess.Popen(self.command(sub.path, out_json, deadline), stdin=subprocess.DEVNULL,
                                         stdout=errf, stderr=errf, env=env, start_new_session=True)
         except OSError as exc:
             raise InfrastructureError(f"cannot start a grading process: {exc}") from None
         now = time.monotonic()
         return _Child(key, sub, attempt, proc, out_json, err, now, now + self.timeout)
 
-    def collect(self, child: _Child) -> tuple[str, GradeResult | None, str]:
-        """(status, result, message); status "retry" for an infrastructure failure."""
+    def collect(self, child: _Child) -> tuple[Status, GradeResult | None, str]:
+        """(status, result, message); "needs regrade" for an infrastructure failure, tried again first."""
         rc = child.proc.returncode
         try:
             data = json.loads(child.out.read_text())
         except (OSError, ValueError):
             data = {}
         if child.terminated_at:
-            why = f"grading took longer than {self.timeout:.0f} s and was stopped"
-            return "timeout", failed_result(child.sub, self.rubric, why, _tail(child.err)), why
+            try:
+                saved = json.loads(_partial(child.out).read_text())
+                outcomes = outcomes_from_plain(saved["outcomes"])
+                collected = [str(n) for n in saved["collected"]]
+            except (OSError, ValueError, TypeError, KeyError):
+                outcomes, collected = (), []
+            why = f"grading was stopped at the time limit ({self.timeout:.0f} s)"
+            result = stopped_result(child.sub, self.rubric, outcomes, collected, why, _tail(child.err))
+            return "timeout", result, timeout_message(result, self.timeout)
         if rc == 0 and isinstance(data.get("result"), dict):
             try:
                 result = from_plain(data["result"])
             except ValueError as exc:
                 return "crashed", failed_result(child.sub, self.rubric, str(exc)), str(exc)
+            if result.time_limit_reached:  # stopped itself in time: the score stands, the status says why
+                return "timeout", result, timeout_message(result, self.timeout)
             return ("unreadable" if result.error else "graded"), result, result.error or ""
         if rc == 3 or "config_error" in data:
             raise ConfigError(str(data.get("config_error") or _tail(child.err)))
         if rc == 4 or "infrastructure_error" in data:
-            return "retry", None, str(data.get("infrastructure_error") or _tail(child.err, 500))
+            return NEEDS_REGRADE, None, str(data.get("infrastructure_error") or _tail(child.err, 500))
         how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 and -rc in signal.Signals._value2member_map_ \
             else f"exited with status {rc}"
         why = f"the grading process {how}"
@@ -261,12 +337,15 @@ class _Runner:
         if result is not None:
             write_json(to_plain(result), self.out / STORE / f"{key}.json")
             entry.update(score=result.score, max_score=result.max_score, result=f"{STORE}/{key}.json")
-        for sub in self.subs_of[key]:
-            g = Graded(sub, status, result, attempts, message)
-            self.done.setdefault(key, g)
+        graded = [Graded(sub, status, result, attempts, message) for sub in self.subs_of[key]]
+        for g in graded:
             write_student_files(self.out, g)
         self.journal.append(entry)
+        self.done.setdefault(key, graded[0])  # only once journaled: what Ctrl-C reports as kept is kept
         self.counts["failed" if status in FAILED else "graded"] += 1
+        self.durations.append(seconds)
+        if self.on_finish is not None:
+            self.on_finish()
 
     def from_journal(self, keys: set[str]) -> dict[str, Graded]:
         """Finished grades of this run's keys; later lines win; a missing stored result means regrade."""
@@ -334,6 +413,10 @@ class _ForkedChild:
         return self.returncode
 
 
+def _partial(out_json: Path) -> Path:
+    return out_json.with_name(out_json.name + ".partial")
+
+
 def _tail(path: Path, n: int = 4000) -> str:
     try:
         data = path.read_bytes()
@@ -343,8 +426,12 @@ def _tail(path: Path, n: int = 4000) -> str:
 
 
 def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: BatchOptions = BatchOptions(),
-                *, console=None) -> BatchRun:
-    """Grade every submission not already in the journal; Ctrl-C stops cleanly and keeps what is done."""
+                *, console=None, regrade: frozenset[str] = frozenset(), only: frozenset[str] | None = None,
+                on_result=None) -> BatchRun:
+    """Grade every submission not already in the journal; Ctrl-C stops cleanly and keeps what is done.
+    regrade: submission keys graded afresh whatever the journal holds; only: grade just these keys afresh
+    (the others come from the journal, or are left out). on_result(the run so far, complete rows only)
+    is called as results come in."""
     from rich.console import Console
 
     console = console or Console()
@@ -358,36 +445,60 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
         key = journal_key(content_sha256(sub.path), sub.path.name, rubric_hash)
         key_of[sub.key] = key
         runner.subs_of.setdefault(key, []).append(sub)
-    reused = runner.from_journal(set(runner.subs_of))
-    todo = deque((key, subs[0], 1) for key, subs in runner.subs_of.items() if key not in reused)
+    fresh = {key_of[k] for k in regrade | (only or set())}
+    reused = {k: g for k, g in runner.from_journal(set(runner.subs_of)).items() if k not in fresh}
+    todo = deque((key, subs[0], 1) for key, subs in runner.subs_of.items()
+                 if key not in reused and (only is None or key in fresh))
+    in_run = set(reused) | {t[0] for t in todo}
+    left_out = tuple(sub for sub in source.submissions if key_of[sub.key] not in in_run)
     jobs = max(1, options.jobs or os.cpu_count() or 1)
     if reused:
-        console.print(f"{len(reused)} submission(s) already graded (journal {runner.journal.path}); not regrading them")
+        n = sum(1 for sub in source.submissions if key_of[sub.key] in reused)
+        console.print(f"{n} submission(s) already graded (journal {runner.journal.path}); not regrading them",
+                      markup=False)
+    if fresh:
+        console.print(f"regrading {len(regrade | (only or set()))} submission(s) as asked; "
+                      "the journal keeps everyone else's grades")
+
+    def snapshot(final: bool) -> BatchRun:
+        graded = []
+        for sub in source.submissions:
+            key = key_of[sub.key]
+            if key not in in_run:
+                continue  # left out by --only
+            g = runner.done.get(key) or reused.get(key)
+            if g is None:
+                if not final:
+                    continue  # not graded yet: no row rather than an empty one
+                g = Graded(sub, NEEDS_REGRADE, None, 0, "not graded: the run was interrupted")
+            elif g.submission != sub:
+                g = dataclasses.replace(g, submission=sub)
+            graded.append(g)
+        graded_now = sum(1 for sub in source.submissions if key_of[sub.key] in runner.done)
+        return BatchRun(source, rubric, tuple(graded), time.monotonic() - start, graded_now, False, left_out)
+
+    if on_result is not None:
+        runner.on_finish = lambda: on_result(snapshot(False))
+        runner.on_finish()
     console.print(f"grading {len(todo)} submission(s) with {min(jobs, max(1, len(todo)))} parallel job(s)")
     interrupted = False
     try:
         if todo and options.fork:
             runner.prepare_forking()
-        _loop(runner, todo, jobs, len(todo))
+        if todo:
+            _loop(runner, todo, jobs, len(todo))
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        runner.close()
-    graded = []
-    for sub in source.submissions:
-        key = key_of[sub.key]
-        g = runner.done.get(key) or reused.get(key)
-        if g is None:
-            g = Graded(sub, NEEDS_REGRADE, None, 0, "not graded: the run was interrupted")
-        elif g.submission != sub:
-            g = dataclasses.replace(g, submission=sub)
-        graded.append(g)
-    if not interrupted:
-        for g in graded:
-            if g.from_journal:  # rewritten: the files may predate a crash, or belong to a renamed student
-                write_student_files(out, g)
-    graded_now = sum(1 for sub in source.submissions if key_of[sub.key] in runner.done)
-    return BatchRun(source, rubric, tuple(graded), time.monotonic() - start, graded_now, interrupted)
+        with _holding_signals() as held:  # a signal from here on ends the run as an interruption would
+            runner.close()
+    with _holding_signals() as late:
+        run = dataclasses.replace(snapshot(True), interrupted=interrupted or bool(held))
+        if not run.interrupted:
+            for g in run.graded:
+                if g.from_journal:  # rewritten: the files may predate a crash, or belong to a renamed student
+                    write_student_files(out, g)
+    return dataclasses.replace(run, interrupted=run.interrupted or bool(late))
 
 
 def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
@@ -406,8 +517,10 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
         SpinnerColumn(), TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
         TextColumn("[green]{task.fields[graded]} graded[/] [red]{task.fields[failed]} failed[/] "
                    "{task.fields[remaining]} remaining"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=runner.console, transient=False)
-    task = progress.add_task("grading", total=total, graded=0, failed=0, remaining=total)
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[running]}"),
+        console=runner.console, transient=False)
+    task = progress.add_task("grading", total=total, graded=0, failed=0, remaining=total, running="")
+    shown = 0.0
     try:
         with progress:
             while todo or running:
@@ -418,12 +531,17 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
                 for child in list(running):
                     if _check(runner, child):
                         running.remove(child)
-                        retry = _handle(runner, child, progress)
+                        with _interrupt_after():
+                            retry = _handle(runner, child, progress)
                         if retry:
                             todo.append(retry)
                         else:
                             progress.advance(task)
                         progress.update(task, **runner.counts, remaining=total - sum(runner.counts.values()))
+                if time.monotonic() - shown > 0.5 or not running:
+                    shown = time.monotonic()
+                    _warn_slow(runner, running, progress)
+                    progress.update(task, running=_running_text(running))
     finally:
         for child in running:  # interrupted: stop what is in flight; it stays out of the journal
             runner.kill(child, signal.SIGTERM)
@@ -434,6 +552,61 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
             except subprocess.TimeoutExpired:
                 runner.kill(child, signal.SIGKILL)
                 child.proc.wait()
+
+
+@contextlib.contextmanager
+def _holding_signals():
+    """Ctrl-C and SIGTERM wait until the block ends; yields the list of those that arrived."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _interrupt_after():
+    """Ctrl-C (or SIGTERM) while a finished submission is recorded takes effect once it is: its files,
+    journal line and progress line are all there, or none of them."""
+    with _holding_signals() as held:
+        yield
+    if held:
+        raise KeyboardInterrupt
+
+
+def _running_text(running: list[_Child], most: int = 3) -> str:
+    """The longest-running submissions with their time so far: a hang shows who it is."""
+    from grader.report.terminal import escape
+
+    now = time.monotonic()
+    longest = sorted(running, key=lambda c: c.started)
+    shown = ", ".join(f"{escape(c.sub.key)} {now - c.started:.0f}s" for c in longest[:most])
+    more = f" +{len(longest) - most}" if len(longest) > most else ""
+    return f"[dim]running:[/] {shown}{more}" if longest else ""
+
+
+def _warn_slow(runner: _Runner, running: list[_Child], progress) -> None:
+    """One line for a submission running far longer than the median of those finished so far."""
+    from grader.report.terminal import escape
+
+    if len(runner.durations) < 3:
+        return
+    median = statistics.median(runner.durations)
+    now = time.monotonic()
+    for child in running:
+        elapsed = now - child.started
+        if not child.warned and elapsed > max(SLOW_MIN_S, SLOW_FACTOR * median):
+            child.warned = True
+            progress.console.print(
+                f"[yellow]![/] {escape(child.sub.key)} has been running for {elapsed:.0f} s, over "
+                f"{elapsed / max(median, 0.1):.0f}x the median ({median:.1f} s); it is stopped at "
+                f"{runner.timeout:.0f} s (--timeout)", highlight=False)
 
 
 def _check(runner: _Runner, child: _Child) -> bool:
@@ -451,25 +624,27 @@ def _check(runner: _Runner, child: _Child) -> bool:
 
 def _handle(runner: _Runner, child: _Child, progress):
     """Record a finished child; returns what to retry, if anything."""
-    from rich.markup import escape
+    from grader.report.terminal import escape
 
     status, result, message = runner.collect(child)
     seconds = time.monotonic() - child.started
-    name = child.sub.key
-    if status == "retry" and child.attempt < TRIES:
+    name = escape(child.sub.key)  # from an archive or a folder: data, never markup
+    if status == NEEDS_REGRADE and child.attempt < TRIES:
         progress.console.print(f"[yellow]![/] {name}: infrastructure failure, trying again ({escape(message)})")
         return child.key, child.sub, child.attempt + 1
-    if status == "retry":
-        status = NEEDS_REGRADE
+    if status == NEEDS_REGRADE:
         message = f"the grader could not run after {TRIES} tries: {message}"
     runner.finish(child.key, status, result, child.attempt, message, seconds)
-    for p in (child.out, child.err):
+    for p in (child.out, child.err, _partial(child.out)):
         p.unlink(missing_ok=True)
     if result is not None and status in ("graded", "unreadable"):
         pct = 100 * result.score / result.max_score if result.max_score else 0.0
         note = "  [yellow](could not be read)[/]" if status == "unreadable" else ""
         progress.console.print(f"[green]✓[/] {name}  {round(result.score, 2):g}/{result.max_score:g} ({pct:.0f}%)  "
                                f"{seconds:.1f} s{note}", highlight=False)
+    elif result is not None and status == "timeout":
+        progress.console.print(f"[red]✗[/] {name}  {round(result.score, 2):g}/{result.max_score:g}  "
+                               f"timeout: {escape(message)}", highlight=False)
     else:
         progress.console.print(f"[red]✗[/] {name}  {status}: {escape(message)}", highlight=False)
     return None

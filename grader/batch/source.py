@@ -20,9 +20,11 @@ JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 RESERVED = {"grades.csv", "report.html", "journal.jsonl"}
 
 # Moodle: "Jane Doe_12345_assignsubmission_file_" (a folder) or "..._file_hw.ipynb" (flat downloads).
-MOODLE = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$")
+# Matched ignoring case: exports and the tools TAs pass them through differ ("_LATE_", "_late_").
+MOODLE = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$", re.IGNORECASE)
 # Canvas: "smithjohn_12345_67890_hw.ipynb", "smithjohn_late_12345_67890_hw.ipynb".
-CANVAS = re.compile(r"^(?P<name>[^_]+)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$")
+CANVAS = re.compile(r"^(?P<name>[^_]+)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$", re.IGNORECASE)
+NOT_GRADEABLE = "not a .ipynb or .py file, so not graded"
 
 
 @dataclass(frozen=True)
@@ -201,20 +203,24 @@ def _descend(root: Path) -> Path:
 
 def _folder(base: Path, refused: list[Refused], exclude: Path | None) -> ClassSource:
     subs: list[StudentSubmission] = []
-    ignored: list[str] = []
+    ignored: list[Refused] = []
     keys: set[str] = set()
     for p in sorted(base.iterdir()):
         if _is_junk(p.name) or p.name.startswith(".") or (exclude and p.resolve() == exclude.resolve()):
             continue
         if p.is_symlink():
             refused.append(Refused(p.name, "symbolic link"))
-        elif p.is_dir() or p.suffix in GRADEABLE:
+        elif p.is_dir() or _gradeable(p.name):
             ident = p.name if p.is_dir() else p.stem
             path = _single_file(p) if p.is_dir() else p
             subs.append(StudentSubmission(_unique_key(ident, keys), path, (Person(ident),), p.name))
         else:
-            ignored.append(p.name)
+            ignored.append(Refused(p.name, NOT_GRADEABLE))
     return ClassSource("folder", tuple(subs), tuple(refused), tuple(ignored))
+
+
+def _gradeable(name: str) -> bool:
+    return name.lower().endswith(GRADEABLE)
 
 
 def _gradescope(meta_file: Path, refused: list[Refused]) -> ClassSource:
@@ -240,7 +246,10 @@ def _gradescope(meta_file: Path, refused: list[Refused]) -> ClassSource:
         key = _unique_key(students[0].id, keys)
         subs.append(StudentSubmission(key, _single_file(path), students, folder))
     listed = {str(f) for f in meta}
-    ignored = [p.name for p in sorted(base.iterdir()) if p.is_dir() and p.name not in listed]
+    ignored = [Refused(p.name, "a folder submission_metadata.yml does not name, so not graded" if p.is_dir()
+                       else "a file beside the submission folders, so not graded")
+               for p in sorted(base.iterdir())
+               if p.name not in listed and p != meta_file and not _is_junk(p.name) and not p.is_symlink()]
     return ClassSource("gradescope", tuple(subs), tuple(refused), tuple(ignored))
 
 
@@ -259,14 +268,16 @@ def _gradescope_student(s: dict) -> Person:
     return Person(get("sid") or get("email"), get("name"), get("email"))
 
 
-def _moodle_owner(rel: str) -> tuple[Person, str, bool] | None:
-    """(student, file name, late) for an entry of a Moodle download, or None when it is not a file."""
+def _moodle_owner(rel: str) -> tuple[Person, str, bool] | str | None:
+    """(student, file name, late) for an entry of a Moodle download, why not, or None when it matches no layout."""
     top, _, below = rel.partition("/")
     m = MOODLE.match(top)
-    if not m or m["plugin"] != "file":
-        return None  # online text, comments: not something to grade
+    if not m:
+        return None
+    if m["plugin"].lower() != "file":
+        return f"Moodle {m['plugin']} (not a file submission), so not graded"
     filename = below or m["rest"]
-    return (Person(m["id"], m["name"]), filename, False) if filename else None
+    return (Person(m["id"], m["name"]), filename, False) if filename else "an empty Moodle file name, so not graded"
 
 
 def _canvas_owner(rel: str) -> tuple[Person, str, bool] | None:
@@ -278,20 +289,32 @@ def _canvas_owner(rel: str) -> tuple[Person, str, bool] | None:
 
 
 def _grouped(kind: str, base: Path, refused: list[Refused], staging: Path, move: bool, owner) -> ClassSource:
-    """Gather each student's files (one or several) into a folder of their own under staging."""
+    """Gather each student's files (one or several) into a folder of their own under staging. A gradeable
+    file matching no layout is graded under a name taken from its own (a TA renamed it, or uploaded it
+    by hand), flagged; anything else not graded is listed with the reason."""
     students: dict[str, Person] = {}
     files: dict[str, list[tuple[Path, str]]] = {}
     late: set[str] = set()
-    ignored: list[str] = []
+    notes: dict[str, str] = {}
+    ignored: list[Refused] = []
     for p in sorted(base.rglob("*")):
         rel = p.relative_to(base).as_posix()
+        if _is_junk(rel):
+            continue
         if p.is_symlink():
             refused.append(Refused(rel, "symbolic link"))
             continue
-        found = owner(rel) if p.is_file() else None
-        if found is None:
-            if p.is_file():
-                ignored.append(rel)
+        if not p.is_file():
+            continue
+        found = owner(rel)
+        if found is None and _gradeable(p.name):
+            top = rel.partition("/")[0]
+            ident = "stray-" + re.sub(r"[^A-Za-z0-9._@-]+", "_", Path(top).stem if top == rel else top)
+            found = (Person(ident), rel.partition("/")[2] or p.name, False)
+            notes[ident] = (f"the name matches no {kind} layout, so it is graded as {ident!r} (a name taken "
+                            "from the file's); check who handed it in")
+        if not isinstance(found, tuple):
+            ignored.append(Refused(rel, found or f"matches no {kind} layout and {NOT_GRADEABLE}"))
             continue
         student, filename, is_late = found
         students.setdefault(student.id, student)
@@ -312,7 +335,8 @@ def _grouped(kind: str, base: Path, refused: list[Refused], staging: Path, move:
             target.parent.mkdir(parents=True, exist_ok=True)
             (os.replace if move else shutil.copyfile)(src, target)
         shown = files[sid][0][0].relative_to(base).as_posix().partition("/")[0]
-        subs.append(StudentSubmission(key, _single_file(folder), (students[sid],), shown, sid in late))
+        subs.append(StudentSubmission(key, _single_file(folder), (students[sid],), shown, sid in late,
+                                      notes.get(sid, "")))
     return ClassSource(kind, tuple(subs), tuple(refused), tuple(ignored))
 
 
@@ -325,7 +349,7 @@ def _single_file(folder: Path) -> Path:
     # A folder holding one file is graded as that file, exactly as `grade FILE` would.
     entries = [p for p in folder.rglob("*") if not _is_junk(p.relative_to(folder).as_posix())]
     files = [p for p in entries if p.is_file() and not p.is_symlink()]
-    if len(entries) == 1 and len(files) == 1 and files[0].suffix in GRADEABLE:
+    if len(entries) == 1 and len(files) == 1 and _gradeable(files[0].name):
         return files[0]
     return folder
 

@@ -7,8 +7,8 @@ import os
 import sys
 
 # Each command's module is imported only when it runs: `grade` starts before torch is imported.
-COMMANDS = {"assign": "assign_cmd", "batch": "batch_cmd", "gradescope": "gradescope_cmd",
-            "student-kit": "kit_cmd"}
+COMMANDS = {"assign": "assign_cmd", "batch": "batch_cmd", "calibrate": "calibrate_cmd", "check": "check_cmd",
+            "gradescope": "gradescope_cmd", "student-kit": "kit_cmd"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from enum import IntEnum
 class Exit(IntEnum):
     OK = 0  # grading completed, whatever the score
     INTERNAL = 1
+    CHECK_FAILED = 1  # `grade check` (or `assign --check`) found a problem: the instructor fixes the assignment
     USAGE = 2
     CONFIG = 3
     INFRASTRUCTURE = 4
@@ -16,15 +17,51 @@ class Exit(IntEnum):
 
 
 def add_rubric_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--assignment", default="mnist_mlp", help="assignment name under rubrics/ (default: mnist_mlp)")
+    p.add_argument("--assignment", help="assignment name under the course's rubrics/ (default: the course's only "
+                                        "assignment, else the bundled mnist_mlp)")
     p.add_argument("--rubric", help="path to a rubric folder or rubric.toml (overrides --assignment)")
+    p.add_argument("--course", help="the course folder holding reference_solution/, rubrics/ and assignments/ "
+                                    "(default: $GRADER_COURSE, else the current folder; the bundled course "
+                                    "is the fallback)")
 
 
-def rubric_from(args, *, public: bool = False):
-    """The rubric the arguments name: --rubric wins over --assignment."""
-    from grader.rubric import find_rubric, load_rubric
+def rubric_from(args, *, public: bool = False, graded=None):
+    """The rubric the arguments name: --rubric wins over --assignment. `graded`: the submission folder
+    (or batch folder) about to be graded, which must not hold the rubric (its tests run unsandboxed)."""
+    from pathlib import Path
 
-    return load_rubric(args.rubric) if args.rubric else find_rubric(args.assignment, public=public)
+    from grader.errors import UsageError
+    from grader.rubric import default_assignment, find_rubric, load_rubric
+
+    if args.rubric:
+        rubric = load_rubric(args.rubric)
+    else:
+        rubric = find_rubric(args.assignment or default_assignment(args.course), public=public, course=args.course)
+    if graded is not None and Path(graded).is_dir() and rubric.folder.resolve().is_relative_to(Path(graded).resolve()):
+        # `cd student_folder && grade .` would take the student's own rubrics/ for the course.
+        raise UsageError(f"the rubric {rubric.folder} lies inside {graded}, which is being graded: a submission "
+                         "never brings its own tests; run from the course folder or name it with --course")
+    return rubric
+
+
+def add_grading_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder holding MNIST/raw (default: $GRADER_DATA_DIR, then ~/.cache/mlgrader)")
+    p.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto")
+
+
+def check_and_print(rubric, args) -> bool:
+    """Run `grade check` on the rubric, print its report; True when it passed."""
+    import sys
+
+    from grader.authoring.check import render_check, run_check
+
+    def progress(role: str, path) -> None:
+        print(f"  grading the {role if role != 'public' else 'reference on the public checks'}: {path.name}",
+              file=sys.stderr, flush=True)
+
+    report = run_check(rubric, data_dir=args.data_dir, isolation=args.isolation, progress=progress)
+    print("\n".join(render_check(report)), flush=True)
+    return report.ok
 
 
 def run_command(fn) -> int:

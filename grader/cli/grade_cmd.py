@@ -10,7 +10,8 @@ from grader.cli.common import Exit, add_rubric_args, rubric_from, run_command
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="grade", description="Grade a submission (.ipynb, .py or a folder) in a sandbox.",
-        epilog="Other commands (`grade --help` lists them): assign, batch, gradescope, student-kit.")
+        epilog="Other commands (`grade --help` lists them): check, assign, gradescope, batch, calibrate, "
+               "student-kit.")
     p.add_argument("submission", help="the notebook, .py file or folder to grade")
     add_rubric_args(p)
     p.add_argument("--json", metavar="FILE", help="also write Gradescope's results.json to FILE")
@@ -45,7 +46,7 @@ def command(argv: list[str]) -> int:
 
         if not Path(args.submission).exists():
             raise UsageError(f"{args.submission}: no such file or folder")
-        rubric = rubric_from(args, public=args.public)
+        rubric = rubric_from(args, public=args.public, graded=args.submission)
         with _progress() as progress:
             options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation,
                                    threads=args.threads, progress=progress)

@@ -23,6 +23,13 @@ import torch
 MAX_FRAME = 256 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 100_000
+# What decoding one frame may cost is bounded before it starts, not only the frame's length: the
+# JSON head is parsed into Python objects (a few bytes of "[]," each become a 56-byte list), and
+# every tensor-table entry is work. The JSON containers are counted in the raw bytes first (strings
+# count too, which only makes the bound safer).
+MAX_HEAD = 4 * 1024 * 1024
+MAX_TENSORS = 4096
+MAX_CONTAINERS = 2 * MAX_NODES + 2 * MAX_TENSORS
 
 DTYPES = {
     "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
@@ -30,6 +37,7 @@ DTYPES = {
     "int32": torch.int32, "int64": torch.int64, "bool": torch.bool,
 }
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+ITEMSIZE = {k: torch.empty((), dtype=v).element_size() for k, v in DTYPES.items()}
 
 
 class ProtocolError(Exception):
@@ -85,6 +93,9 @@ def encode(message: dict, value=None, *, to_handle=None) -> bytes:
     body["value"] = walk(value, 0)
     body["tensors"] = specs
     head = json.dumps(body, allow_nan=False).encode()
+    if len(specs) > MAX_TENSORS or len(head) > MAX_HEAD:
+        raise ProtocolError(f"a value of more than {MAX_TENSORS} tensors or {MAX_HEAD} bytes of other data "
+                            "cannot be sent")
     payload = struct.pack(">I", len(head)) + head + b"".join(blobs)
     if len(payload) > MAX_FRAME:
         raise ProtocolError(f"message of {len(payload)} bytes is over the {MAX_FRAME} byte limit")
@@ -103,9 +114,13 @@ def _tensor(t: torch.Tensor, blobs: list, specs: list) -> int:
     return len(specs) - 1
 
 
-def decode(payload: bytes, *, from_handle=None, place=None) -> tuple[dict, object]:
+def decode(payload, *, from_handle=None, place=None) -> tuple[dict, object]:
     """Decode a payload into (message, value); raise ProtocolError on anything malformed.
 
+    The cost is bounded by the frame, whatever the other side's encoder did: a JSON head of at most
+    MAX_HEAD bytes and MAX_CONTAINERS lists and objects, at most MAX_TENSORS table entries, each
+    inside the frame and starting at or after the end of the one before (no overlap: the bytes
+    decoded never exceed the frame's, and no blob is copied twice).
     from_handle turns a {"$handle"} node into an object (the worker resolves its own handles);
     place(tensor, device_string) may move a decoded tensor to the device it came from.
     """
@@ -114,17 +129,25 @@ def decode(payload: bytes, *, from_handle=None, place=None) -> tuple[dict, objec
     (head_len,) = struct.unpack(">I", payload[:4])
     if head_len > len(payload) - 4:
         raise ProtocolError("frame header longer than the frame")
+    if head_len > MAX_HEAD:
+        raise ProtocolError(f"frame header of {head_len} bytes is over the {MAX_HEAD} byte limit")
+    head = bytes(payload[4:4 + head_len])
+    if head.count(b"[") + head.count(b"{") > MAX_CONTAINERS:
+        raise ProtocolError("frame header holds too many values")
     try:
-        body = json.loads(payload[4:4 + head_len].decode("utf-8"), parse_constant=_reject_constant)
+        body = json.loads(head.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # ValueError: also a 5,000-digit integer
         raise ProtocolError(f"frame is not JSON: {type(exc).__name__}") from None
     if not isinstance(body, dict):
         raise ProtocolError("frame is not a JSON object")
     blob = memoryview(payload)[4 + head_len:]
     specs = body.get("tensors", [])
-    if not isinstance(specs, list):
+    if not isinstance(specs, list) or len(specs) > MAX_TENSORS:
         raise ProtocolError("bad tensor table")
-    tensors = [_decode_tensor(s, blob, place) for s in specs]
+    tensors, end = [], 0
+    for spec in specs:
+        t, end = _decode_tensor(spec, blob, end, place)
+        tensors.append(t)
     count = [0]
 
     def walk(v, depth):
@@ -177,20 +200,20 @@ def _reject_constant(name):
     raise ProtocolError(f"JSON constant {name} is not allowed")
 
 
-def _decode_tensor(spec, blob: memoryview, place) -> torch.Tensor:
+def _decode_tensor(spec, blob: memoryview, start: int, place) -> tuple[torch.Tensor, int]:
+    """One table entry, which must lie inside the frame at or after `start`; returns it and its end."""
     if type(spec) is not list or len(spec) != 5:
         raise ProtocolError("bad tensor description")
     dtype_name, shape, offset, nbytes, device = spec
-    if dtype_name not in DTYPES or type(shape) is not list or len(shape) > 16:
+    if type(dtype_name) is not str or dtype_name not in DTYPES or type(shape) is not list or len(shape) > 16:
         raise ProtocolError("bad tensor dtype or rank")
     if not all(type(d) is int and 0 <= d < 2**40 for d in shape):
         raise ProtocolError("bad tensor shape")
-    if type(offset) is not int or type(nbytes) is not int or offset < 0 or offset + nbytes > len(blob):
-        raise ProtocolError("tensor bytes outside the frame")
+    if type(offset) is not int or type(nbytes) is not int or nbytes < 0 or offset < start \
+            or offset + nbytes > len(blob):
+        raise ProtocolError("tensor bytes overlap another tensor's or lie outside the frame")
     dtype = DTYPES[dtype_name]
-    numel = math.prod(shape)
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    if numel * itemsize != nbytes:
+    if math.prod(shape) * ITEMSIZE[dtype_name] != nbytes:
         raise ProtocolError("tensor size does not match its shape")
     if nbytes == 0:
         t = torch.empty(shape, dtype=dtype)
@@ -198,7 +221,7 @@ def _decode_tensor(spec, blob: memoryview, place) -> torch.Tensor:
         t = torch.frombuffer(bytearray(blob[offset:offset + nbytes]), dtype=torch.uint8).view(dtype).reshape(shape)
     if place is not None and type(device) is str:
         t = place(t, device[:32])
-    return t
+    return t, offset + nbytes
 
 
 def read_frame(fd: int, *, limit: int = MAX_FRAME) -> bytes:

@@ -19,9 +19,10 @@ THREADS = os.environ.get("GRADER_TORCH_THREADS", "1")
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = THREADS
 
-import torch  # noqa: E402
-
 import protocol  # noqa: E402
+import torch  # noqa: E402
+from torch.overrides import TorchFunctionMode, resolve_name  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 MESSAGE_CAP = 500
 
@@ -133,22 +134,22 @@ class Worker:
         return self.target(body)(*args, **kwargs)
 
     def op_trace(self, body, value):
-        from torch.overrides import TorchFunctionMode, resolve_name
-
-        names: set[str] = set()
-
-        class Recorder(TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):
-                names.add(resolve_name(func) or getattr(func, "__qualname__", repr(func)))
-                return func(*args, **(kwargs or {}))
-
         args, kwargs = value
         fn = self.target(body)
         counts = {str(n): 0 for n in body.get("watch") or ()}
-        # Counting calls needs no record of torch functions, which would slow every op of a training.
-        with _counting(self.module.__dict__, counts) if counts else Recorder():
+        if counts:
+            # Counting calls needs no record of torch functions, which would slow every op of a training.
+            with _counting(self.module.__dict__, counts):
+                out = fn(*args, **kwargs)
+            return [out, [], counts, [], False]
+        names: set[str] = set()
+        aten: set[str] = set()
+        switched_off = []
+        # Two levels: torch functions as the code names them, and the ATen ops they end in (which
+        # `DisableTorchFunction`, `torch.ops.aten.*` and private kernels do not hide).
+        with _AtenRecorder(aten, switched_off), _FunctionRecorder(names):
             out = fn(*args, **kwargs)
-        return [out, sorted(names), counts]
+        return [out, sorted(names), counts, sorted(aten), bool(switched_off)]
 
     def op_vjp(self, body, value):
         args, kwargs, wrt, cotangent, with_params = value
@@ -233,6 +234,51 @@ class Worker:
                 loss.backward()
                 optimizer.step()
         return model
+
+
+def _function_name(func) -> str:
+    """A torch function's public name, else its module and name (`torch._C._nn.cross_entropy_loss`)."""
+    try:
+        name = resolve_name(func)
+    except Exception:
+        name = None
+    if name:
+        return name
+    module = getattr(func, "__module__", None) or "?"
+    return f"{module}.{getattr(func, '__name__', None) or getattr(func, '__qualname__', None) or repr(func)}"
+
+
+def _all_torch_functions_off() -> bool:
+    probe = getattr(torch._C, "_is_torch_function_all_disabled", None)
+    return bool(probe()) if probe is not None else not torch._C._is_torch_function_enabled()
+
+
+class _FunctionRecorder(TorchFunctionMode):
+    """Records the torch functions the code calls, by name."""
+
+    def __init__(self, names: set):
+        super().__init__()
+        self.names = names
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.add(_function_name(func))
+        return func(*args, **(kwargs or {}))
+
+
+class _AtenRecorder(TorchDispatchMode):
+    """Records the ATen ops that run, and whether torch functions were switched off while one ran."""
+
+    def __init__(self, ops: set, switched_off: list):
+        super().__init__()
+        self.ops, self.switched_off = ops, switched_off
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.add(func.name())
+        # All torch functions off (DisableTorchFunction), not the subclass-only switch every
+        # Tensor subclass's own __torch_function__ uses.
+        if not self.switched_off and _all_torch_functions_off():
+            self.switched_off.append(func.name())
+        return func(*args, **(kwargs or {}))
 
 
 @contextlib.contextmanager

@@ -8,7 +8,9 @@ grader's requests. Killing that PID 1 kills everything the submission started. R
 root the grader starts a fresh sandbox per submission instead.
 
 Control messages (SOCK_SEQPACKET, JSON, file descriptors by SCM_RIGHTS):
-  {"op": "spawn", "uid": N, "limits": {...}, "threads": T} + [request_r, reply_w, output_w] -> {"pid": P}
+  {"op": "spawn", "uid": N, "limits": {...}, "threads": T} + [request_r, reply_w, output_w, watch_r] -> {"pid": P}
+  (watch_r: the read end of a pipe only the grading process holds open; when it closes, however that
+  process ended, this template kills the worker: a forked worker never outlives its grader)
   {"op": "kill", "pid": P} -> {"ok": true};  {"op": "status", "pid": P} -> {"exit": code or null}
 """
 
@@ -18,6 +20,7 @@ import ctypes
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -75,7 +78,9 @@ def _become_worker(config: dict, req_fd: int, rep_fd: int, out_fd: int) -> None:
 
 
 def _spawn(ctl: socket.socket, config: dict, fds: list[int]) -> int:
-    req_fd, rep_fd, out_fd = fds
+    req_fd, rep_fd, out_fd = fds[:3]
+    watch = fds[3] if len(fds) > 3 else None
+    fds = fds[:3]
     r, w = os.pipe()
     mid = os.fork()
     if mid == 0:
@@ -83,6 +88,9 @@ def _spawn(ctl: socket.socket, config: dict, fds: list[int]) -> int:
         try:
             ctl.close()
             os.close(r)
+            for fd in [*WATCH.values(), watch]:  # other workers' watches (and its own) are not its business
+                if fd is not None:
+                    os.close(fd)
             os.setsid()
             # A network namespace of its own too: workers forked side by side must not reach each
             # other (abstract unix sockets and loopback belong to the network namespace).
@@ -111,14 +119,43 @@ def _spawn(ctl: socket.socket, config: dict, fds: list[int]) -> int:
     raw = os.read(r, 32)
     os.close(r)
     if not raw:
+        if watch is not None:
+            os.close(watch)
         raise OSError("the worker could not be set up")
     pid = int(raw)
     CHILDREN[pid] = mid
+    if watch is not None:
+        WATCH[pid] = watch
     return pid
 
 
 CHILDREN: dict[int, int] = {}  # worker PID (as seen here) -> the middle process that waits on it
 EXITS: dict[int, int] = {}
+WATCH: dict[int, int] = {}  # worker PID -> the read end of its grading process's watch pipe
+
+
+def _kill(pid: int) -> None:
+    if pid in CHILDREN or pid in EXITS:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    fd = WATCH.pop(pid, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _wait_for_message(ctl: socket.socket) -> None:
+    """Block until a control message arrives, killing meanwhile every worker whose grading process
+    went away (its watch pipe reads as closed)."""
+    while True:
+        ready, _, _ = select.select([ctl, *WATCH.values()], [], [])
+        by_fd = {fd: pid for pid, fd in WATCH.items()}
+        for fd in ready:
+            if fd in by_fd:
+                _kill(by_fd[fd])
+        if ctl in ready:
+            return
 
 
 def _reap() -> None:
@@ -133,6 +170,9 @@ def _reap() -> None:
             if m == mid:
                 EXITS[pid] = os.waitstatus_to_exitcode(status)
                 del CHILDREN[pid]
+                fd = WATCH.pop(pid, None)
+                if fd is not None:
+                    os.close(fd)
 
 
 def main() -> None:
@@ -141,6 +181,7 @@ def main() -> None:
     ctl.send(json.dumps({"ready": True, "torch": worker.torch.__version__}).encode())
     while True:
         try:
+            _wait_for_message(ctl)
             data, fds, _, _ = socket.recv_fds(ctl, 65536, 8)
         except OSError:
             return
@@ -152,12 +193,7 @@ def main() -> None:
             if msg["op"] == "spawn":
                 reply = {"pid": _spawn(ctl, msg, list(fds))}
             elif msg["op"] == "kill":
-                pid = int(msg["pid"])
-                if pid in CHILDREN or pid in EXITS:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                _kill(int(msg["pid"]))
                 reply = {"ok": True}
             elif msg["op"] == "status":
                 _reap()

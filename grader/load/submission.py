@@ -18,6 +18,14 @@ MAX_FOLDER_FILES = 200
 MAX_CODE_CHARS = 1_000_000
 MAX_CODE_LINES = 20_000
 MAX_STATEMENTS = 2_000
+# A notebook's JSON is parsed in the grader's process too, and what that costs is the number of
+# values, not bytes: 50 MB of `[],` is 16 million lists (a gigabyte), 820,000 empty cells took
+# nbformat's validation 93 s. Values, cells and nesting are bounded before json.loads (values, cells)
+# or before nbformat sees anything (cells, nesting).
+MAX_JSON_VALUES = 1_000_000
+MAX_JSON_DEPTH = 64
+MAX_CELLS = 2_000
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 # Statement kinds that are definitions by themselves.
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _MAGIC = re.compile(r"^(\s*)(%|!|[A-Za-z_][A-Za-z_0-9]*\s*=\s*[!%])")
@@ -82,9 +90,9 @@ def load_submission(path: str | Path, *, keep: str = "definitions", required: tu
         files_dir = str(p.resolve())
         p = _pick_from_folder(p)
     raw = _read_bytes(p)
-    if p.suffix == ".ipynb":
+    if p.suffix.lower() == ".ipynb":
         sources, kind = _notebook_sources(raw, p), "ipynb"
-    elif p.suffix == ".py":
+    elif p.suffix.lower() == ".py":
         sources, kind = [_Source(_decode(raw, p), p.name)], "py"
     else:
         raise SubmissionError(f"{p}: expected a .ipynb notebook, a .py file or a folder holding one")
@@ -148,12 +156,12 @@ def _without_shadowing_stubs(statements):
 def _pick_from_folder(folder: Path) -> Path:
     candidates = [
         f for f in sorted(folder.rglob("*"))
-        if f.is_file() and not f.is_symlink() and f.suffix in (".ipynb", ".py")
+        if f.is_file() and not f.is_symlink() and f.suffix.lower() in (".ipynb", ".py")
         and ".ipynb_checkpoints" not in f.parts and not f.name.startswith(("test_", "conftest", "sitecustomize"))
     ]
     if len(list(folder.rglob("*"))) > MAX_FOLDER_FILES:
         raise SubmissionError(f"{folder}: more than {MAX_FOLDER_FILES} files; submit the notebook alone")
-    notebooks = [f for f in candidates if f.suffix == ".ipynb"]
+    notebooks = [f for f in candidates if f.suffix.lower() == ".ipynb"]
     chosen = notebooks or candidates
     if not chosen:
         raise SubmissionError(f"{folder}: no .ipynb or .py file found in the folder")
@@ -185,9 +193,43 @@ def _decode(raw: bytes, p: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _json_values(raw: bytes) -> int:
+    """About how many values json.loads would build from `raw` (never fewer), in C-speed passes: the
+    strings (by their quotes), plus the commas and brackets outside them. Strings are stripped (the
+    slower pass) only when the commas and brackets in the raw bytes are too many to take as they are."""
+    strings = (raw.count(b'"') - raw.count(b'\\"')) // 2
+    structural = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+    if strings > MAX_JSON_VALUES or strings + structural <= MAX_JSON_VALUES:
+        return strings + structural
+    bare = _JSON_STRING.sub(b"", raw)
+    return strings + bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+
+
+def _check_shape(data: dict, p: Path) -> None:
+    """Cells and nesting bounded, before nbformat walks the notebook (its cost grows with both)."""
+    cells = data.get("cells")
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        raise SubmissionError(f"{p.name}: {len(cells):,} cells is over the limit of {MAX_CELLS:,}; "
+                              "remove empty or generated cells")
+    level, todo = 0, [data]
+    while todo:  # breadth first, one level at a time: containers only
+        level += 1
+        if level > MAX_JSON_DEPTH:
+            raise SubmissionError(f"{p.name}: values nested more than {MAX_JSON_DEPTH} deep; "
+                                  "the notebook file is damaged, download it again from Jupyter")
+        todo = [v for c in todo for v in (c.values() if type(c) is dict else c) if type(v) in (dict, list)]
+
+
 def _notebook_sources(raw: bytes, p: Path) -> list[_Source]:
     import nbformat
 
+    if raw.count(b'"cell_type"') > MAX_CELLS:  # the common case of too many cells, in one pass
+        raise SubmissionError(f"{p.name}: more than {MAX_CELLS:,} cells is over the limit; "
+                              "remove empty or generated cells")
+    if _json_values(raw) > MAX_JSON_VALUES:
+        raise SubmissionError(
+            f"{p.name}: more than {MAX_JSON_VALUES:,} JSON values is over the limit; clear the notebook's "
+            "outputs (Kernel > Restart & Clear Output), remove generated cells and save again")
     text = _decode(raw, p)
     try:
         data = json.loads(text)
@@ -209,6 +251,7 @@ def _notebook_sources(raw: bytes, p: Path) -> list[_Source]:
             f"{p.name}: notebook format {major!r:.40} is not supported; open and save it in a current "
             "Jupyter (nbformat 4)"
         )
+    _check_shape(data, p)
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)

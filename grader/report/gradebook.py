@@ -11,27 +11,72 @@ from pathlib import Path
 from grader.classrun import BatchRun, Graded
 from grader.errors import UsageError
 from grader.files import write_atomic
+from grader.inert import csv_cell
 from grader.report.common import number, section_points, sections_of, students
+from grader.rubric import score_items
 
 BOM = "\ufeff"
 
 
-def write_grades_csv(run: BatchRun, path: str | Path) -> None:
-    sections = sections_of(run)
+def ran(run: BatchRun) -> list:
+    """The rubric's items (numbered, as results show them) that ran for at least one submission: an
+    optional section that ran nowhere (the GPU one on CPUs) is no column of zeros."""
+    done = {(i.number, i.name) for g in run.graded if g.result for i in g.result.items if i.status != "skipped"}
+    return [i for i in score_items(run.rubric, ()) if (i.number, i.name) in done]
+
+
+def write_grades_csv(run: BatchRun, path: str | Path, people: dict[str, tuple[str, str]] | None = None) -> None:
+    """One row per student: totals, points per section, then per item. people: id -> (name, email)
+    from the LMS's gradebook, which knows students by name where an export gives logins."""
+    items = ran(run)
+    sections = [s for s in sections_of(run) if any(i.section == s for i in items)]
+    people = {k.lower(): v for k, v in (people or {}).items()}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student_id", "name", "email", "submission", "score", "max_score", "percent", "status", "late",
-                *sections])
+                *map(csv_cell, sections), *(csv_cell(f"{i.number} {i.name}") for i in items)])
     for student, g in students(run):
         r = g.result
         if r is None:  # needs regrade: no number at all, never a silent 0
-            scores = ["", "", ""] + [""] * len(sections)
+            scores = ["", "", ""] + [""] * (len(sections) + len(items))
         else:
             pct = 100 * r.score / r.max_score if r.max_score else 0.0
+            earned = {(i.number, i.name): i for i in r.items}
             scores = [number(r.score), number(r.max_score), number(pct)] + [number(section_points(g, s)) for s in sections]
-        w.writerow([student.id, student.name, student.email, g.submission.key, *scores[:3], g.status,
+            scores += [_item_points(earned.get((i.number, i.name))) for i in items]
+        name, email = people.get(student.id.lower(), (student.name, student.email))
+        # Every text cell a student can influence is inert; the scores are numbers the grader wrote.
+        texts = (student.id, name or student.name, email or student.email, g.submission.key)
+        w.writerow([*map(csv_cell, texts), *scores[:3], csv_cell(g.status),
                     "yes" if g.submission.late else "", *scores[3:]])
     write_atomic(path, buf.getvalue())
+
+
+def _item_points(item) -> str:
+    return "" if item is None or item.status == "skipped" else number(item.score)
+
+
+def lms_people(canvas: str | Path | None = None, moodle: str | Path | None = None) -> dict[str, tuple[str, str]]:
+    """id -> (name, email) from a Canvas gradebook ("Smith, Alice" by ID, SIS ids) or a Moodle worksheet."""
+    out: dict[str, tuple[str, str]] = {}
+    if canvas:
+        rows = _read(canvas)[0]
+        header = rows[0]
+        ids = [header.index(h) for h in ("ID", "SIS User ID", "SIS Login ID") if h in header]
+        for row in rows[1:]:
+            if "Student" in header and "ID" in header and _cell(row, header.index("ID")).strip().isdigit():
+                for c in ids:
+                    if _cell(row, c).strip():
+                        out[_cell(row, c).strip()] = (_cell(row, header.index("Student")).strip(), "")
+    if moodle:
+        rows = _read(moodle)[0]
+        header = rows[0]
+        col = {h: header.index(h) for h in ("Identifier", "Full name", "Email address") if h in header}
+        for row in rows[1:]:
+            m = re.search(r"(\d+)\s*$", _cell(row, col.get("Identifier", -1)))
+            if m:
+                out[m.group(1)] = (_cell(row, col.get("Full name", -1)).strip(), _cell(row, col.get("Email address", -1)).strip())
+    return out
 
 
 @dataclass(frozen=True)
@@ -44,6 +89,7 @@ class Filled:
     scaled_to: float | None  # the LMS's maximum, when it differs from the rubric's
     not_in_gradebook: tuple[str, ...]  # graded students the gradebook does not list
     left_blank: tuple[str, ...]  # students listed there whose submission needs a regrade
+    no_submission: tuple[str, ...] = ()  # students listed there with no submission in this run: left as they were
 
 
 def _read(path: str | Path) -> tuple[list[list[str]], bool]:
@@ -58,8 +104,10 @@ def _read(path: str | Path) -> tuple[list[list[str]], bool]:
 
 
 def _write(rows: list[list[str]], path: Path, bom: bool) -> None:
+    # The LMS's own cells are written back inert too (a display name a student chose can be a formula);
+    # plain numbers, the scores among them, stay numbers.
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    csv.writer(buf, lineterminator="\r\n").writerows([csv_cell(c) for c in row] for row in rows)
     write_atomic(path, (BOM if bom else "") + buf.getvalue())
 
 
@@ -92,11 +140,13 @@ def _fill(rows: list[list[str]], col: int, keys_of, maximum: float | None, run: 
     """Put each matched student's score into column col of their row; other cells stay as they were."""
     by_id = _scores(run)
     seen: set[int] = set()
-    filled, blank = 0, []
+    filled, blank, absent = 0, [], []
     for row in rows[1:]:
         keys = [k.strip().lower() for k in keys_of(row)]
         g = next((by_id[k] for k in keys if k and k in by_id), None)
         if g is None:
+            if any(keys):
+                absent.append(next(k for k in keys if k))
             continue
         seen.add(id(g))
         value = _value(g, maximum)
@@ -107,14 +157,14 @@ def _fill(rows: list[list[str]], col: int, keys_of, maximum: float | None, run: 
         row[col] = value
         filled += 1
     missing = tuple(s.id for s, g in students(run) if id(g) not in seen)
-    return filled, blank, missing
+    return filled, blank, missing, tuple(absent)
 
 
 def _filled(out, header, col, maximum, run, result) -> Filled:
-    filled, blank, missing = result
+    filled, blank, missing, absent = result
     scaled = maximum if maximum is not None and any(
         g.result and g.result.max_score != maximum for g in run.graded) else None
-    return Filled(Path(out), header[col], filled, scaled, missing, tuple(blank))
+    return Filled(Path(out), header[col], filled, scaled, missing, tuple(blank), absent)
 
 
 def _cell(row: list[str], col: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import traceback
 
+from grader.inert import clean
 from grader.results import GradeResult
 
 OUTPUT_CAP = 8000
@@ -20,7 +21,7 @@ def to_results_json(result: GradeResult) -> dict:
             "score": item.score,
             "max_score": item.max_score,
             "status": "passed" if item.score >= item.max_score else "failed",
-            "output": "\n".join(item.feedback)[:OUTPUT_CAP],
+            "output": clean("\n".join(item.feedback)[:OUTPUT_CAP]),
             "output_format": "text",
             "tags": [item.section],
             "visibility": item.visibility,
@@ -43,7 +44,7 @@ def to_results_json(result: GradeResult) -> dict:
     return {
         "score": result.score,
         "execution_time": round(result.duration_s, 2),
-        "output": "\n".join(lines)[:OUTPUT_CAP],
+        "output": clean("\n".join(lines)[:OUTPUT_CAP]),
         "output_format": "text",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -65,6 +66,6 @@ def error_results_json(message: str, exc: BaseException | None = None) -> dict:
                   "your instructors have been given the details. Please resubmit later or contact them.",
         "stdout_visibility": "hidden",
         "tests": [{"name": "grader error", "score": 0, "max_score": 0, "status": "failed",
-                   "output": message[:OUTPUT_CAP], "visibility": "visible"}],
+                   "output": clean(message[:OUTPUT_CAP]), "visibility": "visible"}],
         "extra_data": {"grader_error": message[:OUTPUT_CAP], "traceback": staff[-OUTPUT_CAP:]},
     }

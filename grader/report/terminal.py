@@ -6,9 +6,11 @@ import re
 import textwrap
 
 from rich.console import Console
+from rich.markup import escape as _escape
 from rich.text import Text
 
-from grader.results import GradeResult, ItemResult
+from grader.inert import clean as _clean
+from grader.results import GradeResult, Isolation, ItemResult
 
 MARKS = {"passed": ("✓", "green"), "partial": ("~", "yellow"), "failed": ("✗", "red"), "skipped": ("-", "dim")}
 ASCII_MARKS = {"passed": "+", "partial": "~", "failed": "x", "skipped": "-"}
@@ -20,13 +22,9 @@ def _points(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
-# Control characters in what a submission can influence (its output, its messages) would drive the
-# reader's terminal: shown as "?".
-_CONTROL = {c: "?" for c in [*range(0, 9), *range(10, 32), 127, *range(0x80, 0xA0)]}
-
-
-def _clean(text: str) -> str:
-    return text.translate(_CONTROL)
+def escape(text: str) -> str:
+    """Text for a rich markup string: inert (no control characters) and never markup itself."""
+    return _escape(_clean(text))
 
 
 def _wrap(text: str, width: int, indent: int) -> list[str]:
@@ -160,7 +158,7 @@ def _item(item: ItemResult, layout: _Layout, *, verbose: bool, unicode: bool, wh
 def _staff(result: GradeResult, width: int) -> list[Text]:
     """What only staff see: isolation, environment, timings, and all the submission printed."""
     out = [Text(""), Text("Staff", style="bold")]
-    style = "green" if result.isolation.startswith("full") else "bold red"
+    style = "green" if result.isolation_level == Isolation.FULL else "bold red"
     out += [Text(w, style=style) for w in _wrap(f"Isolation: {result.isolation}", width, 2)]
     env = ", ".join(f"{k} {v}" for k, v in result.environment)
     out += [Text(w) for w in _wrap(f"Graded in {result.duration_s:.1f} s; {env}", width, 2)]

@@ -36,6 +36,27 @@ def set_limits(limits: Limits, nproc: int, cap_address_space: bool, uid: int | N
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """SIGKILL when the grading process ends, however it ends (bwrap's --die-with-parent does the same;
+    this covers the plain subprocess). Set after the uid change, which would clear it."""
+    if _PRCTL is not None:
+        _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+
+def _libc_prctl():
+    # Looked up here, in the parent: nothing may be imported between fork and exec.
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
 
 
 def environment(spec: SandboxSpec, rep_fd: int, level: str) -> dict:

@@ -18,6 +18,7 @@ from grader.sandbox.faults import (
     SubmissionFault,
     WorkerCrashed,
 )
+from grader.sandbox.interfaces import Worker
 from grader.sandbox.process import WorkerProcess
 from grader.sandbox.spec import SandboxSpec
 
@@ -37,7 +38,7 @@ def place(t: torch.Tensor, device: str) -> torch.Tensor:
 class Connection:
     """One live worker: send a request, wait for its reply, validate it."""
 
-    def __init__(self, spec: SandboxSpec, process=None):
+    def __init__(self, spec: SandboxSpec, process: Worker | None = None):
         self.process = process or WorkerProcess(spec)
         self.next_id = 1
         os.set_blocking(self.process.req_w, False)
@@ -94,13 +95,18 @@ class Connection:
         except Exception as exc:  # ProtocolError, or anything else bytes from the sandbox can provoke
             why = str(exc) if isinstance(exc, protocol.ProtocolError) else type(exc).__name__
             raise ProtocolViolation(f"{label}: invalid reply from the sandbox ({why})") from None
+        del payload
+        if time.monotonic() > deadline:  # decoding is bounded, but a reply is on time only when decoded
+            raise CallTimeout(f"{label} did not finish within its time limit (an endless loop?)")
         if body.get("id") != rid or not isinstance(body.get("ok"), bool):
             raise ProtocolViolation(
                 f"{label}: a reply out of order; something in the submission wrote to the grader's channel")
         return body, value
 
-    def _read(self, n: int, deadline: float, label: str) -> bytes:
-        chunks, got = [], 0
+    def _read(self, n: int, deadline: float, label: str) -> bytearray:
+        # Into one buffer of the announced size: the frame is held once, never as chunks plus a join.
+        buf = bytearray(n)
+        view, got = memoryview(buf), 0
         while got < n:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -108,12 +114,11 @@ class Connection:
             readable, _, _ = select.select([self.process.rep_r], [], [], left)
             if not readable:
                 continue
-            b = os.read(self.process.rep_r, min(n - got, 1 << 20))
-            if not b:
+            k = os.readv(self.process.rep_r, [view[got:got + (1 << 20)]])
+            if not k:
                 raise self._crashed(label)
-            chunks.append(b)
-            got += len(b)
-        return b"".join(chunks)
+            got += k
+        return buf
 
     def _crashed(self, label: str) -> WorkerCrashed:
         try:

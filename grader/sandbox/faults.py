@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from grader.inert import clean, no_host_paths
+
 
 class SubmissionFault(Exception):
     """Something the submission did made a call fail; the message is written for the student."""
@@ -79,8 +81,9 @@ def redact(message: str, cap: int = 300) -> str:
     """Text from the sandbox (a student's exception, a class name) as feedback may show it, without what
     could echo hidden inputs: runs of four or more tokens with digits (a printed list or tensor, hex
     words), decimals and exponents (x=0.25 -> x=#), and long tokens that are mostly digits (hex or
-    digit-encoded data). Whole numbers such as shapes and line numbers stay."""
-    tokens = _SEPARATORS.split(str(message)[: cap * 4])
+    digit-encoded data). Whole numbers such as shapes and line numbers stay. Control characters and
+    the grader's own folders on this machine go too (grader.inert)."""
+    tokens = _SEPARATORS.split(no_host_paths(clean(str(message)[: cap * 4])))
     words, seps = tokens[0::2], tokens[1::2] + [""]
     digits = [any(c.isdigit() for c in w) for w in words]
     out: list[str] = []

@@ -17,6 +17,7 @@ from grader.errors import InfrastructureError
 from grader.sandbox.command import environment, set_limits, worker_command
 from grader.sandbox.host import isolation_level
 from grader.sandbox.process import (
+    LIVE,
     OutputDrain,
     WorkerProcess,
     close_quietly,
@@ -30,7 +31,7 @@ class Zygote:
     """A sandbox holding a template worker with torch imported; forks a fresh worker per submission.
 
     The forked worker gets its own PID, mount and IPC namespaces, /tmp, /dev/shm and /proc, an
-    unprivileged uid, no capabilities and the same rlimits as a fresh sandbox (grader/zygote.py),
+    unprivileged uid, no capabilities and the same rlimits as a fresh sandbox (grader/inside/zygote.py),
     without paying for a new interpreter and `import torch`. Needs root; callers check `usable`.
     """
 
@@ -134,12 +135,19 @@ class ForkedWorker:
                        "cpu": limits.cpu_seconds, "fsize": limits.file_mb * mb, "nofile": limits.open_files,
                        "nproc": limits.processes, "core": 0},
         }
+        # Only this process holds the watch pipe's write end: when it is closed (kill(), or this
+        # process ending in any way, SIGKILL included), the template kills the worker.
+        watch_r, self._watch = os.pipe()
         try:
-            self.pid = int(zygote.call(config, [req_r, rep_w, out_w])["pid"])
+            self.pid = int(zygote.call(config, [req_r, rep_w, out_w, watch_r])["pid"])
+        except BaseException:
+            close_quietly(self._watch)
+            raise
         finally:
-            close_quietly(req_r, rep_w, out_w)
+            close_quietly(req_r, rep_w, out_w, watch_r)
         self._out = OutputDrain(out_r)
         self._exit: int | None = None
+        LIVE.add(self)
 
     output = WorkerProcess.output
     output_total = WorkerProcess.output_total
@@ -158,7 +166,13 @@ class ForkedWorker:
                 return None
         return self._exit
 
+    def stop_now(self) -> None:
+        """Kill without waiting or asking the template (safe in a signal handler): closing the watch
+        pipe is the request."""
+        close_quietly(self._watch)
+
     def kill(self) -> None:
+        self.stop_now()
         try:
             self.zygote.call({"op": "kill", "pid": self.pid})
         except InfrastructureError:
@@ -166,6 +180,7 @@ class ForkedWorker:
         self.wait(5)
         close_quietly(self.req_w, self.rep_r)
         self._out.join()
+        LIVE.discard(self)
 
     def exit_description(self) -> str:
         return describe_exit(self._status())

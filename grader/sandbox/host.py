@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from grader.errors import InfrastructureError
+from grader.results import Isolation
 from grader.sandbox.command import INSIDE_DIR
 from grader.sandbox.spec import FULL, REDUCED, SandboxSpec
 
@@ -80,3 +81,12 @@ def reduced_can_drop_root() -> bool:
         return bool(os.stat(os.path.realpath(sys.executable)).st_mode & stat.S_IXOTH)
     except OSError:
         return False
+
+
+def isolation_of(level: str) -> Isolation:
+    """The typed level reporters read (they never parse the sentence describe_isolation writes)."""
+    if level == FULL:
+        return Isolation.FULL
+    if os.geteuid() == 0 and not reduced_can_drop_root():
+        return Isolation.AS_ROOT
+    return Isolation.REDUCED

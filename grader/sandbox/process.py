@@ -16,6 +16,18 @@ from grader.sandbox.uids import kill_uid, sandbox_uid, tasks_of_user
 
 OUTPUT_CAP = 64 * 1024
 SHOWN_CAP = 16 * 1024
+# Workers this process started and has not killed yet: a grading process that is being stopped kills
+# them itself (stop_all_workers) instead of trusting the code it interrupted to reach its cleanup.
+LIVE: set = set()
+
+
+def stop_all_workers() -> None:
+    """Kill every live worker of this process at once, without waiting (safe in a signal handler)."""
+    for w in list(LIVE):
+        try:
+            w.stop_now()
+        except Exception:
+            pass
 
 
 class OutputDrain:
@@ -90,6 +102,7 @@ class WorkerProcess:
             os.close(rep_w)
             os.close(out_w)
         self._out = OutputDrain(out_r)
+        LIVE.add(self)
 
     @property
     def output(self) -> bytearray:
@@ -109,9 +122,9 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             pass
 
-    def kill(self) -> None:
-        """Kill the worker and everything it started (the PID namespace dies with its init; without
-        one, everything of the worker's own uid, setsid() escapees included)."""
+    def stop_now(self) -> None:
+        """SIGKILL the worker and everything it started (the PID namespace dies with its init; without
+        one, everything of the worker's own uid, setsid() escapees included); does not wait."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -122,9 +135,13 @@ class WorkerProcess:
             pass
         if self._uid is not None:
             kill_uid(self._uid)
+
+    def kill(self) -> None:
+        self.stop_now()
         self.wait(10)
         close_quietly(self.req_w, self.rep_r)
         self._out.join()
+        LIVE.discard(self)
 
     def exit_description(self) -> str:
         return describe_exit(self.proc.poll())

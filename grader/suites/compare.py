@@ -16,7 +16,17 @@ from grader.suites.student import Remote
 
 
 class Feedback(AssertionError):
-    """A failed check, worded for the student."""
+    """A failed check, worded for the student; `hint` names a mistake the check recognised.
+
+    Args:
+        message: what is wrong, for the student (shown as is).
+        hint: the recognised mistake, when there is one; the class report groups students by it. Only
+            the grader raises Feedback, so a hint is never text the student wrote.
+    """
+
+    def __init__(self, message: str = "", *, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
 
 
 def _fmt(x: float) -> str:
@@ -102,7 +112,7 @@ def expect_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-4, 
     except Feedback as fb:
         hint = recognise(got, hints or {}, rtol=rtol, atol=atol)
         if hint:
-            raise Feedback(f"{fb} — hint: {hint}") from None
+            raise Feedback(f"{fb} — hint: {hint}", hint=hint) from None
         raise
     return got
 

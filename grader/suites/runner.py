@@ -16,6 +16,7 @@ from grader.load.submission import Submission
 from grader.results import Outcome
 from grader.rubric import Rubric, full_credit_at, items_of, visible
 from grader.sandbox.faults import SubmissionFault
+from grader.suites.compare import Feedback
 from grader.suites.student import Student
 
 MESSAGE_CAP = 800
@@ -34,6 +35,7 @@ class SuiteContext:
     gpu: str  # "auto" | "on" | "off"
     gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
     progress: object = None  # progress(section name) as the tests of each section start, or None
+    on_outcome: object = None  # on_outcome(test ids collected, outcomes so far): after collection, after each test
 
 
 def seed_for(assignment: str, nodeid: str) -> int:
@@ -106,6 +108,13 @@ class Collector:
     def __init__(self, ctx: SuiteContext | None = None):
         self.outcomes: dict[str, Outcome] = {}
         self.ctx, self.section = ctx, None
+        self.on_outcome = ctx.on_outcome if ctx is not None else None
+        self.collected: tuple[str, ...] = ()
+
+    def pytest_collection_finish(self, session):
+        self.collected = tuple(item.nodeid for item in session.items)
+        if self.on_outcome is not None:
+            self.on_outcome(self.collected, ())
 
     def pytest_runtest_logstart(self, nodeid, location):
         if self.ctx is None or self.ctx.progress is None:
@@ -123,11 +132,15 @@ class Collector:
             if prev is not None and prev.status != "passed" and call.when == "teardown":
                 return
             status, message = _classify(report, call)
+            exc = call.excinfo.value if call.excinfo else None
             self.outcomes[item.nodeid] = Outcome(
                 nodeid=item.nodeid, status=status, message=message,
+                hint=str(exc.hint)[:MESSAGE_CAP] if isinstance(exc, Feedback) and status == "failed" else "",
                 duration=(prev.duration if prev else 0.0) + report.duration,
                 properties=tuple((str(k), v) for k, v in report.user_properties),
             )
+            if self.on_outcome is not None:
+                self.on_outcome(self.collected, tuple(self.outcomes.values()))
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -160,7 +173,9 @@ def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
     collector = Collector(ctx)
     folder = str(ctx.rubric.folder)
-    args = [folder, "--rootdir", folder, "--noconftest", "--continue-on-collection-errors", "-p", "no:cacheprovider", "-p", "no:warnings",
+    # mutants/ holds the instructor's buggy submissions for `grade check`, never tests.
+    args = [folder, "--rootdir", folder, "--ignore", os.path.join(folder, "mutants"), "--noconftest",
+            "--continue-on-collection-errors", "-p", "no:cacheprovider", "-p", "no:warnings",
             "-p", "no:stepwise", "-p", "no:doctest",
             # Per-test log capture and the gc.collect() passes hunting unraisable exceptions cost about
             # 0.5 s a grade; the suites log nothing and student code runs in another process.

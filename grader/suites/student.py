@@ -20,8 +20,7 @@ from grader.sandbox.faults import (
     redact,
     type_name,
 )
-from grader.sandbox.forked import Zygote
-from grader.sandbox.process import WorkerProcess
+from grader.sandbox.interfaces import Launcher, Worker
 from grader.sandbox.spec import SandboxSpec
 
 MAX_RESTARTS = 8
@@ -41,7 +40,7 @@ class Student:
 
     def __init__(self, submission: Submission, spec: SandboxSpec, *, call_timeout: float = 20.0,
                  total_seconds: float = 600.0, import_timeout: float = 30.0,
-                 prestarted: WorkerProcess | None = None, zygote: Zygote | None = None):
+                 prestarted: Worker | None = None, zygote: Launcher | None = None):
         self.submission, self.spec = submission, spec
         self.cells = submission.cell_guide()
         self.call_timeout, self.import_timeout = call_timeout, import_timeout
@@ -60,6 +59,7 @@ class Student:
         self.timings: dict[str, float] = {}
         self.test_deadline: float | None = None  # set per test by the suite runner
         self.infrastructure_error: str | None = None  # the sandbox itself failed: not a grade
+        self.time_limit_reached = False  # the total limit stopped a call: later checks were not run
         self.zygote = zygote  # forks workers without a new `import torch` each (batch grading)
         self.prestarted = prestarted  # started early so its torch import overlaps the grader's
 
@@ -106,6 +106,7 @@ class Student:
                 self.startup.notes.append(f"{exc}; that statement was skipped")
                 self._drop()
                 if self._left() <= 0:
+                    self.time_limit_reached = True
                     raise TimeLimitReached("the submission's total time limit was reached while loading") from None
                 self.conn = self._new_connection()
                 self.info = self.conn.info
@@ -136,10 +137,13 @@ class Student:
             self.conn = None
 
     def close(self) -> None:
-        if self.conn is not None:
-            try:  # the worker's own peak memory, for the benchmark; untrusted, informational only
-                stats = self.conn.request("stats", timeout=2, label="stats")
-                self.worker_peak_mb = max(self.worker_peak_mb, float(stats.get("peak_rss_mb", 0)))
+        if self.conn is not None and self._left() > 0:
+            try:  # the worker's own peak memory, for the benchmark; untrusted, informational only, and
+                # asked within the submission's total time like every other request
+                stats = self.conn.request("stats", timeout=min(2.0, self._left()), label="stats")
+                peak = float(stats.get("peak_rss_mb", 0))
+                if 0 <= peak < 1e7:
+                    self.worker_peak_mb = max(self.worker_peak_mb, peak)
             except Exception:
                 pass
         self._drop()
@@ -160,6 +164,7 @@ class Student:
     def request(self, op: str, value=None, *, label: str, timeout: float | None = None, **fields):
         left = self._left()
         if left <= 0:
+            self.time_limit_reached = True
             raise TimeLimitReached(f"{label} was not run: the submission's total time limit was reached")
         conn = self.connection()
         timeout = min(timeout or self.call_timeout, self._left())
@@ -174,6 +179,8 @@ class Student:
             raise exc.placed(self.cells) from None
         except (WorkerCrashed, CallTimeout, ProtocolViolation):
             self._drop()  # the next call starts a fresh worker; this test fails with the reason
+            if self._left() <= 0:
+                self.time_limit_reached = True
             raise
 
     def _wrap(self, value):
@@ -205,9 +212,9 @@ class Student:
                             timeout=timeout, target=name)
 
     def trace(self, name: str, *args, timeout: float | None = None, **kwargs):
-        """Call `name` and also return the torch functions it used (for from-the-formula checks)."""
-        out, names, _ = self._traced(name, args, kwargs, (), timeout)
-        return out, names
+        """Call `name` and also return what it used (a Trace), for from-the-formula checks."""
+        out, trace, _ = self._traced(name, args, kwargs, (), timeout)
+        return out, trace
 
     def counting(self, name: str, *args, watch: tuple[str, ...], timeout: float | None = None, **kwargs):
         """Call `name` and also return how often it called each of the student's functions in `watch`."""
@@ -217,15 +224,16 @@ class Student:
     def _traced(self, name, args, kwargs, watch, timeout):
         reply = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
                              timeout=timeout, target=name, watch=list(watch))
-        # What the sandbox reports (a patched worker can report anything) is checked and is only text
-        # and counts.
-        if not (isinstance(reply, list) and len(reply) == 3 and isinstance(reply[1], list)
-                and isinstance(reply[2], dict)):
+        # What the sandbox reports (a patched worker can report anything) is checked and is only text,
+        # counts and a flag.
+        if not (isinstance(reply, list) and len(reply) == 5 and isinstance(reply[1], list)
+                and isinstance(reply[2], dict) and isinstance(reply[3], list) and type(reply[4]) is bool):
             raise SubmissionFault(f"{name}(): the sandbox sent a malformed trace")
         counts = {w: reply[2].get(w) for w in watch}
         if not all(type(c) is int and c >= 0 for c in counts.values()):
             raise SubmissionFault(f"{name}(): the sandbox sent malformed call counts")
-        return reply[0], tuple(redact(n, 120) for n in reply[1] if isinstance(n, str)), counts
+        trace = Trace(_names(reply[1]), _names(reply[3]), reply[4])
+        return reply[0], trace, counts
 
     def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):
         """Output and vector-Jacobian products of a student function (or Remote method)."""
@@ -254,6 +262,19 @@ class Student:
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda *args, timeout=None, **kwargs: self.call(name, *args, timeout=timeout, **kwargs)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What a traced call reported using: a claim of the sandbox, to cross-check, never a fact."""
+
+    functions: tuple[str, ...]  # torch functions as called: "torch.exp", "torch.Tensor.__rtruediv__"
+    aten: tuple[str, ...]  # the ATen ops they ran: "aten::exp", "aten::add.Tensor"
+    torch_function_off: bool  # an op ran while torch functions were switched off (DisableTorchFunction)
+
+
+def _names(values: list, cap: int = 1000) -> tuple[str, ...]:
+    return tuple(redact(n, 120) for n in values[:cap] if isinstance(n, str))
 
 
 def _show(process, showing: bool) -> None:

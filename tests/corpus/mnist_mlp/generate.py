@@ -2,8 +2,9 @@
 
 Each mutant in mutants.toml is ONE realistic student mistake, written as text replacements
 ([old, new] pairs; every `old` occurs exactly once) applied to the reference's definitions source:
-the code the grader keeps from the reference notebook, one .py file. Each mutant records the exact
-score it must get and the rubric items it must lose (tests/test_corpus.py checks both).
+the code the grader keeps from the reference notebook, one .py file. A few are instead a `file` in
+rubrics/mnist_mlp/mutants/, where `grade check` runs them too (the shipped assignment's own example).
+Each mutant records the exact score it must get and the rubric items it must lose (tests/test_corpus.py checks both).
 
     .venv/bin/python tests/corpus/mnist_mlp/generate.py OUT_DIR     # write every mutant as OUT_DIR/<name>.py
     .venv/bin/python tests/corpus/mnist_mlp/generate.py --measure   # grade them all and print the table
@@ -31,13 +32,14 @@ CORRECT = HERE / "correct"
 class Mutant:
     name: str
     mistake: str
-    replace: tuple[tuple[str, str], ...]
+    replace: tuple[tuple[str, str], ...]  # empty for a mutant kept as a file
     score: float
     loses: tuple[str, ...]
     hint: str | None = None
     tolerance: float = 0.0  # points of slack, only for an accuracy that lands mid-curve
     extended: bool = False  # graded only with GRADER_CORPUS=all
     xfail: str | None = None  # a known grading bug: the score it SHOULD get is recorded, with why
+    file: str | None = None  # a whole submission, relative to the project: rubrics/mnist_mlp/mutants/<name>.py
 
 
 def reference_source() -> str:
@@ -54,7 +56,7 @@ def load_mutants(path: Path = MUTANTS) -> list[Mutant]:
     for raw in data["mutants"]:
         out.append(Mutant(
             name=raw["name"], mistake=raw["mistake"],
-            replace=tuple((old, new) for old, new in raw["replace"]),
+            replace=tuple((old, new) for old, new in raw.get("replace", ())), file=raw.get("file"),
             score=float(raw["score"]), loses=tuple(raw["loses"]), hint=raw.get("hint"),
             tolerance=float(raw.get("tolerance", 0.0)), extended=bool(raw.get("extended", False)),
             xfail=raw.get("xfail"),
@@ -68,6 +70,8 @@ def load_mutants(path: Path = MUTANTS) -> list[Mutant]:
 
 def apply(source: str, mutant: Mutant) -> str:
     """The mutant's source; ValueError when an `old` text does not occur exactly once."""
+    if mutant.file:
+        return (PROJECT / mutant.file).read_text()
     for old, new in mutant.replace:
         count = source.count(old)
         if count != 1:

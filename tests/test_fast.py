@@ -1,0 +1,111 @@
+"""The fast layer: scoring, the suites, results.json, the terminal report, grades.csv and the class report,
+tested without a sandbox. Submissions run in the real worker code, served in-process by tests/fakes.py;
+everything here takes milliseconds to a second."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+from fakes import InProcessLauncher
+from rich.console import Console
+
+from conftest import PROJECT
+from grader.classrun import BatchRun, ClassSource, Graded, Person, StudentSubmission
+from grader.pipeline import GradeOptions, grade
+from grader.report.gradebook import write_grades_csv
+from grader.report.gradescope import to_results_json
+from grader.report.html import failure_reasons, render_html
+from grader.report.terminal import render
+from grader.results import Isolation, Outcome
+from grader.rubric import score_items
+from grader.serialize import from_plain, to_plain
+
+SCHEMA = json.loads((PROJECT / "tests" / "fixtures" / "gradescope_results.schema.json").read_text())
+OPTIONS = GradeOptions(threads=1, gpu="off")
+GOOD = "import torch\ndef mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n    return x.clamp(lo, hi)\n"
+
+
+def _grade(write, tiny_rubric, source: str, name: str = "sub.py"):
+    launcher = InProcessLauncher()
+    result = grade(write(name, source), tiny_rubric, OPTIONS, zygote=launcher)
+    assert launcher.spawned >= 1  # graded in-process, not in a sandbox
+    return result
+
+
+# -- scoring -------------------------------------------------------------------------------------------
+
+def test_scoring_partial_credit_curves_and_optional_items_from_outcomes_alone(tiny_rubric):
+    outcomes = (Outcome("test_tiny.py::test_mean[1]", "passed"), Outcome("test_tiny.py::test_mean[5]", "failed", "wrong"),
+                Outcome("test_tiny.py::test_mean[100]", "passed"), Outcome("test_tiny.py::test_clip", "error", "bug"))
+    mean, clip = score_items(tiny_rubric, outcomes)
+    assert (mean.score, mean.max_score, mean.status) == (2.0, 3, "partial")
+    assert mean.feedback == ("2 of 3 cases passed", "wrong")
+    assert (clip.score, clip.status) == (0.0, "failed")
+
+
+def test_hints_are_typed_so_student_text_saying_hint_is_never_a_recognised_mistake(tiny_rubric):
+    outcomes = (Outcome("test_tiny.py::test_mean[1]", "failed", "mean(x) raised ValueError: hint: copy me"),
+                Outcome("test_tiny.py::test_clip", "failed", "clip: wrong — hint: that is x", hint="that is x"))
+    mean, clip = score_items(tiny_rubric, outcomes)
+    assert mean.hints == () and clip.hints == ("that is x",)
+
+
+# -- the whole path, in-process ------------------------------------------------------------------------
+
+def test_correct_submission_full_marks_in_process(write, tiny_rubric):
+    result = _grade(write, tiny_rubric, GOOD)
+    assert (result.score, result.max_score) == (5, 5)
+    jsonschema.validate(to_results_json(result), SCHEMA)
+    assert from_plain(json.loads(json.dumps(to_plain(result)))) == result
+
+
+def test_a_mistake_costs_its_item_with_a_typed_hint(write, tiny_rubric):
+    result = _grade(write, tiny_rubric, GOOD.replace("x.mean()", "x.sum()"))
+    mean, clip = result.items
+    assert (mean.score, clip.score) == (1, 2)  # for one value the sum is the mean
+    assert mean.hints == ("that is the sum, not the mean",)
+
+
+def test_student_exception_text_is_feedback_not_a_hint(write, tiny_rubric):
+    result = _grade(write, tiny_rubric, GOOD.replace("return x.mean()", "raise ValueError('hint: free points')"))
+    mean = result.items[0]
+    assert mean.score == 0 and mean.hints == ()
+    assert any("free points" in f for f in mean.feedback)
+
+
+# -- reporters ------------------------------------------------------------------------------------------
+
+def _run(write, tiny_rubric, tmp_path) -> BatchRun:
+    graded = []
+    for key, source in {"ada": GOOD, "cy": GOOD.replace("x.mean()", "x.sum()"),
+                        "eve": GOOD.replace("return x.mean()", "raise ValueError('hint: free points')")}.items():
+        sub = StudentSubmission(key, Path(f"{key}.py"), (Person(key, key.title()),), f"{key}.py")
+        graded.append(Graded(sub, "graded", _grade(write, tiny_rubric, source, f"{key}.py")))
+    absent = StudentSubmission("gus", Path("gus.ipynb"), (Person("gus"),), "gus.ipynb")
+    graded.append(Graded(absent, "needs regrade", None, 2, "the grader could not run"))
+    source = ClassSource("folder", tuple(g.submission for g in graded))
+    return BatchRun(source, tiny_rubric, tuple(graded), 1.0, 3)
+
+
+def test_grades_csv_and_class_report_from_a_run(write, tiny_rubric, tmp_path):
+    run = _run(write, tiny_rubric, tmp_path)
+    write_grades_csv(run, tmp_path / "grades.csv")
+    rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text("utf-8-sig")))}
+    assert (rows["ada"]["score"], rows["cy"]["score"], rows["gus"]["status"]) == ("5", "3", "needs regrade")
+    _, known = failure_reasons(run)
+    assert known == [("mean", "that is the sum, not the mean", 1)]  # eve's "hint:" text is not one
+    page = render_html(run)
+    assert "that is the sum, not the mean" in page and "<script" not in page
+
+
+def test_terminal_report_says_total_and_hides_hidden_items(write, tiny_rubric):
+    result = _grade(write, tiny_rubric, GOOD)
+    out = io.StringIO()
+    render(result, Console(file=out, width=80, color_system=None), show_hidden=False)
+    text = out.getvalue()
+    assert "5" in text and "mean" in text
+    assert result.isolation_level in (Isolation.FULL, Isolation.REDUCED, Isolation.AS_ROOT)
