@@ -15,6 +15,7 @@ _API = {
     "GradeResult": "grader.results", "ItemResult": "grader.results", "Outcome": "grader.results",
     "load_submission": "grader.load.submission", "Submission": "grader.load.submission",
     "BatchRun": "grader.classrun", "Graded": "grader.classrun",
+    "check": "grader.authoring.kit",  # the public checks from inside a notebook: check("Part 2")
     "GraderError": "grader.errors", "UsageError": "grader.errors", "ConfigError": "grader.errors",
     "InfrastructureError": "grader.errors", "SubmissionError": "grader.errors",
 }

@@ -16,6 +16,7 @@ from grader.load.mnist import Mnist, find_data_dir
 from grader.load.submission import load_submission
 from grader.results import GradeResult, ItemResult
 from grader.rubric import Rubric, score_items
+from grader.sandbox.faults import redact
 from grader.sandbox.host import describe_isolation, isolation_level, isolation_of
 from grader.sandbox.interfaces import Launcher
 from grader.sandbox.process import WorkerProcess
@@ -35,6 +36,7 @@ class GradeOptions:
     isolation: str = "auto"  # "auto" | "bwrap" | "none"
     threads: int = 0  # torch threads in the worker; 0: all cores when grading one submission
     stop_at: float | None = None  # time.monotonic() by which to stop calling the student (a batch's --timeout)
+    progress: object = None  # progress(what) while grading, for a terminal; None: silent
 
 
 def warm_imports() -> None:
@@ -115,7 +117,8 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         raise
     try:
         ctx = SuiteContext(rubric=rubric, submission=submission, student=student, reference=reference,
-                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device, on_outcome=on_outcome)
+                           mnist=mnist, gpu=options.gpu, gpu_device=options.gpu_device, on_outcome=on_outcome,
+                           progress=options.progress)
         outcomes, seconds = run_suites(ctx)
         timings += list(student.timings.items())
         timings.append(("suites (all tests, sandbox start included)", seconds))
@@ -137,7 +140,23 @@ def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions
         isolation=describe_isolation(level), isolation_level=isolation_of(level), notes=submission.notes + tuple(student.startup.notes),
         sha256=submission.sha256, duration_s=time.perf_counter() - start, environment=env,
         staff_output=output, timings=tuple(timings), worker_peak_mb=student.worker_peak_mb,
-        time_limit_reached=student.time_limit_reached)
+        time_limit_reached=student.time_limit_reached,
+        student_output=student_output(bytes(student.shown), student.shown_total))
+
+
+STUDENT_OUTPUT_LINES = 20
+
+
+def student_output(shown: bytes, total: int) -> tuple[str, ...]:
+    """The first lines the code printed, redacted like every text from the sandbox (a print of a tensor
+    shows no numbers), and a last line counting what was cut."""
+    text = shown.decode("utf-8", "replace").rstrip("\n")
+    lines = text.split("\n") if text else []
+    out = tuple(redact(line.rstrip(), 200) for line in lines[:STUDENT_OUTPUT_LINES])
+    cut = [f"{len(lines) - STUDENT_OUTPUT_LINES} more lines"] if len(lines) > STUDENT_OUTPUT_LINES else []
+    if total > len(shown):
+        cut.append(f"{total - len(shown):,} more bytes")
+    return out + ((f"[... {' and '.join(cut)} not shown]",) if cut else ())
 
 
 def _unreadable(path, rubric: Rubric, error: str, isolation: str, start: float) -> GradeResult:

@@ -70,6 +70,8 @@ class GradeResult:
     duration_s: float = 0.0
     environment: tuple[tuple[str, str], ...] = ()
     staff_output: str = ""  # what the submission printed: for instructors only
+    # What it printed while loading and in visible tests, redacted and bounded: for the student.
+    student_output: tuple[str, ...] = ()
     timings: tuple[tuple[str, float], ...] = field(default=())  # phase -> seconds
     worker_peak_mb: float = 0.0
     isolation_level: Isolation = Isolation.NONE

@@ -58,6 +58,23 @@ class Rubric:
     versions: tuple[tuple[str, str], ...] = ()  # [environment]: torch and torchvision to grade with
 
 
+def items_of(rubric: Rubric, nodeid: str) -> list[Item]:
+    """The items a test counts toward."""
+    return [i for i in rubric.items if any(fnmatch.fnmatchcase(nodeid, p) for p in i.tests)]
+
+
+def visible(rubric: Rubric, nodeid: str) -> bool:
+    """Whether a test counts toward a visible item only (a test no item names counts as hidden)."""
+    items = items_of(rubric, nodeid)
+    return bool(items) and all(i.visibility == "visible" for i in items)
+
+
+def full_credit_at(rubric: Rubric, nodeid: str) -> float | None:
+    """Where the curve of the item counting this test gives full credit (None: no curve item counts it)."""
+    fulls = [i.curve[1] for i in items_of(rubric, nodeid) if i.curve]
+    return min(fulls) if fulls else None
+
+
 def load_rubric(path: str | Path) -> Rubric:
     """Load a rubric from its folder or its .toml file; raise ConfigError saying what is wrong."""
     p = Path(path)
@@ -219,12 +236,18 @@ def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
         zero, full = item.curve
         frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
         note = f"{item.measure} {value:.4f}: full credit at {full:.4f}, none at or below {zero:.4f}"
-        return result(item.points * frac, _status(frac), feedback + [note] if frac < 1 else [note])
+        # What the test measured to explain a value short of full credit (the call, losses, hints).
+        details = [str(line) for o in counted for line in _lines(o.prop("feedback"))]
+        return result(item.points * frac, _status(frac), feedback + [note] + details if frac < 1 else [note])
     passed = sum(1 for o in counted if o.status == "passed")
     frac = passed / len(counted) if item.partial else float(passed == len(counted))
     if frac < 1 and len(counted) > 1:
         feedback.insert(0, f"{passed} of {len(counted)} cases passed")
     return result(item.points * frac, _status(frac), feedback)
+
+
+def _lines(value) -> list:
+    return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _status(frac: float) -> str:

@@ -144,15 +144,19 @@ def run_autograder(root: Path, python: str = sys.executable) -> tuple[subprocess
 
 @pytest.mark.slow
 def test_simulated_autograder_grades_a_correct_submission(package, tmp_path):
-    printing = GOOD.replace("    return x.mean()", "    print('secret debug line', flush=True)\n    return x.mean()")
+    printing = GOOD.replace("    return x.mean()", "    print('mean debug line', flush=True)\n    return x.mean()")
+    printing = printing.replace("    return x.clamp", "    print('secret debug line', flush=True)\n    return x.clamp")
     root = autograder_tree(package, tmp_path / "autograder", {"tiny.py": printing})
     r, data = run_autograder(root)
     assert r.returncode == 0
     assert data["score"] == 5 and data["stdout_visibility"] == "hidden"
     assert {t["name"]: t["visibility"] for t in data["tests"]} == {"mean": "visible", "clip": "hidden"}
     assert "Total: 5 / 5" in r.stdout  # the full report, hidden checks included, is for instructors only
-    # What the submission printed goes to stdout (instructors), never into what students see.
+    # All the submission printed goes to stdout (instructors); students see only what it printed in
+    # visible checks (a hidden check's inputs could be echoed), and no isolation details.
     assert "secret debug line" in r.stdout and "secret debug line" not in json.dumps(data)
+    assert "mean debug line" in data["output"] and "Isolation" not in data["output"]
+    assert "Isolation: " in r.stdout
     # Hidden suites and the reference are readable by root only inside the container.
     assert stat.S_IMODE((root / "source" / "rubrics" / "tiny").stat().st_mode) & 0o077 == 0
 

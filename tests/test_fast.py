@@ -164,3 +164,18 @@ def test_a_new_instructor_mutant_regrades_no_class(tmp_path):
     assert rubric_sha256(rubric) == before
     (course / "rubrics" / "tiny" / "test_tiny.py").write_text("# changed\n")
     assert rubric_sha256(rubric) != before
+
+
+def test_training_hints_are_read_off_the_run():
+    import math
+
+    import torch
+
+    from grader.suites.training import measured_hints
+
+    w = {"weights.0": torch.ones(2, 2), "biases.0": torch.zeros(2)}
+    moved = {k: v + 0.1 for k, v in w.items()}
+    assert "left every weight" in measured_hints(w, dict(w), 2.3, 2.3)[0]
+    assert "went up" in measured_hints(w, moved, 2.0, 2.5)[0]
+    assert "ln(10)" in measured_hints(w, moved, 2.5, math.log(10))[0]
+    assert measured_hints(w, moved, 2.3, 0.4) == []  # a run that trained: nothing to say

@@ -97,7 +97,7 @@ def test_public_api_is_curated_and_cheap_to_import():
 
     expected = {"grade", "GradeOptions", "load_rubric", "find_rubric", "Rubric", "Item", "score_items",
                 "GradeResult", "ItemResult", "Outcome", "load_submission", "Submission", "BatchRun", "Graded",
-                "GraderError", "UsageError", "ConfigError", "InfrastructureError", "SubmissionError",
+                "GraderError", "UsageError", "ConfigError", "InfrastructureError", "SubmissionError", "check",
                 "__version__"}
     assert set(grader.__all__) == expected
     for name in expected - {"__version__"}:

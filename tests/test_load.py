@@ -61,7 +61,9 @@ def test_keep_all_runs_everything(write):
 def test_syntax_error_costs_only_its_block(write):
     p = write("s.py", "def good(x):\n    return x\n\ndef bad(x)\n    return x\n\ndef also_good():\n    pass\n")
     sub = load_submission(p)
-    assert names(sub) == ["def good", "def also_good"]
+    # `bad` stays as a stub that raises the SyntaxError when called (tests/test_feedback.py).
+    assert names(sub) == ["def good", "def bad", "def also_good"]
+    assert "raise SyntaxError" in sub.chunks[1].code and "return x" not in sub.chunks[1].code
     assert "SyntaxError" in sub.notes[0] and "line 4" in sub.notes[0]
 
 

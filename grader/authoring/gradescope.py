@@ -261,10 +261,8 @@ def run(root: Path, rubric_dir: Path) -> int:
         rubric = load_rubric(rubric_dir)
         result = grade(root / "submission", rubric, GradeOptions())
         write_json(to_results_json(result), results)
-        render(result, Console(width=100, color_system=None), show_hidden=True)
-        if result.staff_output:
-            print("\n---- what the submission printed (instructors only) ----")
-            print(result.staff_output)
+        # Gradescope's stdout is for instructors only (stdout_visibility "hidden"): the staff view.
+        render(result, Console(width=100, color_system=None), show_hidden=True, staff=True)
         return 0
     except BaseException as exc:  # noqa: BLE001 - whatever happened, the student gets a result
         write_json(error_results_json(f"{type(exc).__name__}: {exc}", exc), results)

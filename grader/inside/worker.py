@@ -408,13 +408,31 @@ def _counting(namespace: dict, counts: dict):
     """Count the calls of the student's functions named in counts, however the code reaches them.
 
     By code object, through the profiler hook: `loss_fn = mle_loss` at module level or a helper that
-    holds the function is still a call of mle_loss; a callable object counts by its __call__."""
+    holds the function is still a call of mle_loss; a callable object counts by its __call__. A name
+    starting "torch." counts a torch function (torch.optim.Optimizer.zero_grad), and "torch.optim.*.step"
+    the step of every torch optimizer, for the training hints."""
+    import inspect
+
     codes = {}
     for name in counts:
-        obj = namespace.get(name)
-        code = getattr(obj, "__code__", None) or getattr(getattr(obj, "__call__", None), "__code__", None)
-        if code is not None:
-            codes[code] = name
+        if name == "torch.optim.*.step":
+            found = [getattr(c, "step", None) for c in vars(torch.optim).values()
+                     if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)]
+        elif name.startswith("torch."):
+            obj = torch
+            for part in name.split(".")[1:]:
+                obj = getattr(obj, part, None)
+            found = [obj]
+        else:
+            obj = namespace.get(name)
+            found = [obj if hasattr(obj, "__code__") else getattr(obj, "__call__", None)]
+        for obj in found:
+            try:
+                code = getattr(inspect.unwrap(obj), "__code__", None) if obj is not None else None
+            except ValueError:  # a cycle of __wrapped__
+                code = None
+            if code is not None:
+                codes[code] = name
 
     def profile(frame, event, _arg):
         if event == "call" and frame.f_code in codes:
@@ -433,24 +451,40 @@ def _place(t: torch.Tensor, device: str) -> torch.Tensor:
 
 
 def _describe(exc: BaseException, prefix: str = "") -> dict:
-    """Exception -> plain dict naming the student's cell and line where it happened."""
-    where, stack = None, []
+    """Exception -> plain dict naming the student's cell and line where it happened, and the culprit: the
+    innermost function of the submission's own code that was running (leaky_relu inside MLP.forward)."""
+    where, stack, culprit = None, [], None
     tb = exc.__traceback__
     while tb is not None:
-        fname = tb.tb_frame.f_code.co_filename
-        if fname.startswith("cell ") or fname.endswith(".py") and not fname.startswith(("/", "<")):
-            entry = f"{fname}, line {tb.tb_lineno}, in {tb.tb_frame.f_code.co_name}"
-            stack.append(entry)
+        code = tb.tb_frame.f_code
+        fname = code.co_filename
+        if _is_submission(fname):
+            stack.append(f"{fname}, line {tb.tb_lineno}, in {code.co_name}")
             where = f"{fname}, line {tb.tb_lineno}"
+            if not code.co_name.startswith("<"):  # a lambda or comprehension belongs to its function
+                culprit = {"function": _culprit_name(code), "where": where}
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
         where = f"{exc.filename}, line {exc.lineno}"
+        if culprit is not None:
+            culprit["where"] = where
     try:
-        message = str(exc)
+        # A SyntaxError's str() repeats its file and line, which `where` already holds.
+        message = str(exc.msg) if isinstance(exc, SyntaxError) and exc.msg else str(exc)
     except BaseException:
         message = "<unprintable>"
     return {"type": type(exc).__name__[:100], "message": (prefix + message)[:MESSAGE_CAP],
-            "where": where, "stack": stack[-5:]}
+            "where": where, "stack": stack[-5:], "culprit": culprit}
+
+
+def _is_submission(fname: str) -> bool:
+    return fname.startswith("cell ") or fname.endswith(".py") and not fname.startswith(("/", "<"))
+
+
+def _culprit_name(code) -> str:
+    """MLP.forward for a method, leaky_relu for a function; a helper nested in train by its own name."""
+    name = getattr(code, "co_qualname", code.co_name)
+    return (code.co_name if "<" in name else name)[:100]
 
 
 def main() -> None:

@@ -50,6 +50,11 @@ class Submission:
     notes: tuple[str, ...]  # skipped cells, dropped statements: shown to the student
     sha256: str
     files_dir: str | None = None  # folder submissions: made visible read-only in the sandbox
+    # Notebook cells as a student finds them: ("cell 20", names it defines, its first line of code).
+    cells: tuple[tuple[str, tuple[str, ...], str], ...] = ()
+
+    def cell_guide(self) -> dict[str, tuple[tuple[str, ...], str]]:
+        return {name: (defines, first) for name, defines, first in self.cells}
 
     def definitions(self, name: str) -> tuple[ast.AST, ...]:
         """Every top-level definition (def, class or assignment) of `name`, in order."""
@@ -68,6 +73,7 @@ class Submission:
 class _Source:
     text: str
     filename: str
+    stub: bool = False  # stands in for a definition that could not be compiled
 
 
 def load_submission(path: str | Path, *, keep: str = "definitions", required: tuple[str, ...] = ()) -> Submission:
@@ -103,6 +109,7 @@ def load_submission(path: str | Path, *, keep: str = "definitions", required: tu
         if len(statements) > MAX_STATEMENTS:
             raise SubmissionError(f"{p.name}: more than {MAX_STATEMENTS:,} top-level statements; "
                                   "remove pasted data or generated code")
+    statements = _without_shadowing_stubs(statements)
     if keep == "definitions":
         statements = _keep_definitions(statements, required, notes)
     split_lines: dict[int, list[str]] = {}  # each source split once, not once per statement
@@ -113,7 +120,37 @@ def load_submission(path: str | Path, *, keep: str = "definitions", required: tu
     return Submission(
         path=str(path), kind=kind, chunks=chunks, notes=tuple(notes),
         sha256=hashlib.sha256(raw).hexdigest(), files_dir=files_dir,
+        cells=_cell_guide(sources, statements) if kind == "ipynb" else (),
     )
+
+
+def _cell_guide(sources: list[_Source], statements) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    defines: dict[str, list[str]] = {}
+    for src, node in statements:
+        names = [node.name] if hasattr(node, "name") else sorted(_assigned_names(node))
+        known = defines.setdefault(src.filename, [])
+        known += [n for n in names if n not in known]
+    guide = []
+    for src in sources:
+        lines = [ln.strip() for ln in src.text.split("\n") if ln.strip() and not ln.lstrip().startswith("#")]
+        first = lines[0] if lines else ""
+        first = first if len(first) <= 40 else first[:37] + "..."
+        guide.append((src.filename, tuple(defines.get(src.filename, ())), first))
+    return tuple(guide)
+
+
+def _without_shadowing_stubs(statements):
+    """A cell that does not compile does not run in Jupyter either: an earlier definition of the same
+    name stays, so its stub goes."""
+    defined: set[str] = set()
+    out = []
+    for src, node in statements:
+        name = getattr(node, "name", None)
+        if src.stub and name in defined:
+            continue
+        defined |= {name} if name else _assigned_names(node)
+        out.append((src, node))
+    return out
 
 
 def _pick_from_folder(folder: Path) -> Path:
@@ -260,16 +297,23 @@ def _split(src: _Source, notes: list[str]) -> list[tuple[_Source, ast.stmt]]:
         if len(blocks) > MAX_STATEMENTS:  # each block is parsed on its own: keep that bounded
             notes.append(f"{src.filename}, line {exc.lineno}: SyntaxError: {exc.msg}; skipped")
             return []
+        broken: list[str] = []
         for block in blocks:
             try:
                 out += [(_Source(block, src.filename), n) for n in ast.parse(block).body]
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                continue
-        kept = ", ".join(sorted({n.name for _, n in out if hasattr(n, "name")})) or "nothing"
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+                stub = _stub(block, src.filename, err if isinstance(err, SyntaxError) else exc)
+                if stub is not None:
+                    out += [(stub, n) for n in ast.parse(stub.text).body]
+                    broken.append(_defined(block)[1])
+                    out += _after_definition(block, src.filename)
+        kept = ", ".join(sorted({n.name for _, n in out if hasattr(n, "name")} - set(broken))) or "nothing"
         where = "cell" if src.filename.startswith("cell") else "file"
+        stubs = (f"; calling {', '.join(broken)} fails with this error, and what only mentions "
+                 f"{'it' if len(broken) == 1 else 'them'} still loads") if broken else ""
         notes.append(
             f"{src.filename}, line {exc.lineno}: SyntaxError: {exc.msg}; the broken part of this "
-            f"{where} was skipped (kept from it: {kept})"
+            f"{where} was skipped (kept from it: {kept}){stubs}"
         )
         return out
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -280,6 +324,51 @@ def _split(src: _Source, notes: list[str]) -> list[tuple[_Source, ast.stmt]]:
 
 
 _BLOCK_START = re.compile(r"^(def |class |async def |@|import |from )")
+_DEFINED = re.compile(r"^(?:async\s+)?(def|class)\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _defined(block: str) -> tuple[str, str] | None:
+    """('def', 'sigmoid') for a block that starts (after decorators and comments) a def or class."""
+    for line in block.split("\n"):
+        m = _DEFINED.match(line)
+        if m:
+            return m.group(1), m.group(2)
+        if line.strip() and not line.startswith(("@", "#", " ", "\t")):
+            return None
+    return None
+
+
+def _after_definition(block: str, filename: str) -> list[tuple[_Source, ast.stmt]]:
+    """The top-level statements after a broken definition in the same block (`ACTIVATIONS = {...}`
+    below a broken def in a .py file), when they parse on their own."""
+    lines = block.split("\n")
+    start = next(i for i, ln in enumerate(lines) if _DEFINED.match(ln))
+    for i in range(start + 1, len(lines)):
+        if lines[i][:1] not in ("", " ", "\t", "#", ")", "]", "}"):
+            rest = "\n" * i + "\n".join(lines[i:])
+            try:
+                return [(_Source(rest, filename), n) for n in ast.parse(rest).body]
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return []
+    return []
+
+
+def _stub(block: str, filename: str, err: SyntaxError) -> _Source | None:
+    """A function or class that cannot be compiled becomes a stub of the same name, at the same line,
+    that raises the SyntaxError when called: a later cell that only mentions it (a dict of activations)
+    still loads, and only what calls it fails."""
+    found = _defined(block)
+    if found is None:
+        return None
+    kind, name = found
+    line = next(i for i, ln in enumerate(block.split("\n")) if _DEFINED.match(ln))
+    detail = repr((str(err.msg)[:200], (filename, err.lineno or line + 1, err.offset or 0, None)))
+    if kind == "def":
+        code = f"def {name}(*args, **kwargs):\n    raise SyntaxError(*{detail})\n"
+    else:
+        code = f"class {name}:\n    def __init__(self, *args, **kwargs):\n        raise SyntaxError(*{detail})\n"
+    # On the definition's own line, so tracebacks point at the broken code.
+    return _Source("\n" * line + code, filename, stub=True)
 
 
 def _blocks(text: str) -> list[str]:

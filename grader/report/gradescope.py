@@ -38,7 +38,9 @@ def to_results_json(result: GradeResult) -> dict:
         reason = skipped[0].feedback[0] if skipped[0].feedback else "skipped"
         lines.append(f"{len(skipped)} optional check(s) were not run ({reason}); they count toward "
                      "neither the score nor the maximum.")
-    lines.append(f"Isolation: {result.isolation}")
+    if result.student_output:
+        lines += ["", "What your code printed (while loading and in the visible checks):"]
+        lines += ["  " + line for line in result.student_output]
     return {
         "score": result.score,
         "execution_time": round(result.duration_s, 2),
@@ -48,6 +50,7 @@ def to_results_json(result: GradeResult) -> dict:
         "tests": tests,
         "extra_data": {"assignment": result.assignment, "max_score": result.max_score,
                        "sha256": result.sha256, "environment": dict(result.environment),
+                       "isolation": result.isolation,
                        "timings": dict(result.timings), "worker_peak_mb": round(result.worker_peak_mb, 1),
                        "test_seconds": {o.nodeid: round(o.duration, 3) for i in result.items
                                         for o in i.outcomes}},

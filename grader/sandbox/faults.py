@@ -14,22 +14,61 @@ class SubmissionFault(Exception):
 class StudentError(SubmissionFault):
     """The student's code raised an exception."""
 
-    def __init__(self, call: str, error: dict):
+    def __init__(self, call: str, error: dict, cells: dict | None = None):
         # Every field comes from the sandbox: redacted like the message (a class name or a code
         # object's file name can carry the hidden inputs as well as the text can).
+        self.call, self.error = call, error
         self.type = redact(str(error.get("type", "Exception")), 100)
         self.message = redact(str(error.get("message", "")))
         self.where = redact(str(error["where"]), 120) if error.get("where") else None
-        at = f" ({self.where})" if self.where else ""
+        culprit = error.get("culprit")
+        self.culprit = None  # the innermost function of the submission that failed, and where
+        if isinstance(culprit, dict) and isinstance(culprit.get("function"), str) \
+                and _FUNCTION.fullmatch(culprit["function"]):
+            at = culprit.get("where")
+            self.culprit = (redact(culprit["function"], 100), redact(at, 120) if isinstance(at, str) else None)
+        head, where = call, self.where
+        if self.culprit and not _names_itself(call, self.culprit[0]):
+            head, where = f"{call} failed: {self.culprit[0]}()", self.culprit[1] or self.where
+        at = f" ({place(where, cells, self.culprit[0] if self.culprit else None)})" if where else ""
         if self.type == "NotImplementedError":
-            text = f"{call} is not implemented yet (it raises NotImplementedError{at})"
+            why = f": {self.message}" if self.message else ""
+            text = f"{head} is not implemented yet{why}{at}"
+        elif self.type == "SyntaxError" and self.culprit:
+            text = f"{head} could not be compiled: {self.message}{at}"
         elif self.type == "ModuleNotFoundError":
-            text = f"{call}: {missing_module(self.message)}{at}"
+            text = f"{head}: {missing_module(self.message)}{at}"
         elif self.type == "SystemExit":
-            text = f"{call} called sys.exit(){at}; graded code must return a value"
+            text = f"{head} called sys.exit(){at}; graded code must return a value"
         else:
-            text = f"{call} raised {self.type}: {self.message}{at}"
+            text = f"{head} raised {self.type}: {self.message}{at}"
         super().__init__(text)
+
+    def placed(self, cells: dict) -> "StudentError":
+        """The same error, its cell described by what the cell holds (cells: Submission.cell_guide())."""
+        return StudentError(self.call, self.error, cells)
+
+
+_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}")
+
+
+def _names_itself(call: str, function: str) -> bool:
+    """Whether the call's label already names the function that failed (MLP() for MLP.__init__)."""
+    return f"{function}()" in call or f"{function.removesuffix('.__init__')}()" in call
+
+
+def place(where: str, cells: dict | None, function: str | None = None) -> str:
+    """'cell 22, line 2' -> 'cell 22, line 2, the cell starting `ACTIVATIONS = {...`': notebooks number no
+    cells, so say which one, unless the function named beside it already does."""
+    guide = (cells or {}).get(where.split(",")[0])
+    if guide is None:
+        return where
+    names, first = guide
+    if function is not None and function.split(".")[0] in names:
+        return where
+    if names:
+        return f"{where}, the cell defining {', '.join(names[:3])}" + (" ..." if len(names) > 3 else "")
+    return f"{where}, the cell starting `{first}`" if first else where
 
 
 AVAILABLE = "torch, numpy, math, the Python standard library and tqdm"

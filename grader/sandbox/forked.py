@@ -151,6 +151,7 @@ class ForkedWorker:
 
     output = WorkerProcess.output
     output_total = WorkerProcess.output_total
+    drain = WorkerProcess.drain
 
     def wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

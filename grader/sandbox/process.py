@@ -15,6 +15,7 @@ from grader.sandbox.spec import FULL, SandboxSpec
 from grader.sandbox.uids import kill_uid, sandbox_uid, tasks_of_user
 
 OUTPUT_CAP = 64 * 1024
+SHOWN_CAP = 16 * 1024
 # Workers this process started and has not killed yet: a grading process that is being stopped kills
 # them itself (stop_all_workers) instead of trusting the code it interrupted to reach its cleanup.
 LIVE: set = set()
@@ -31,11 +32,15 @@ def stop_all_workers() -> None:
 
 class OutputDrain:
     """Drains a worker's stdout and stderr: keeps the first OUTPUT_CAP bytes for instructors and
-    reads and drops the rest, so a gigabyte of prints neither blocks the worker nor fills memory."""
+    reads and drops the rest, so a gigabyte of prints neither blocks the worker nor fills memory.
+    What arrives while `showing` (loading the code, visible tests) is also kept for the student."""
 
     def __init__(self, fd: int):
         self.output = bytearray()
         self.output_total = 0
+        self.shown = bytearray()
+        self.shown_total = 0
+        self.showing = True
         self._stream = os.fdopen(fd, "rb", buffering=0)
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
@@ -47,6 +52,9 @@ class OutputDrain:
                 room = OUTPUT_CAP - len(self.output)
                 if room > 0:
                     self.output += chunk[:room]
+                if self.showing:
+                    self.shown_total += len(chunk)
+                    self.shown += chunk[:max(0, SHOWN_CAP - len(self.shown))]
         except (OSError, ValueError):
             pass
 
@@ -103,6 +111,10 @@ class WorkerProcess:
     @property
     def output_total(self) -> int:
         return self._out.output_total
+
+    @property
+    def drain(self) -> OutputDrain:
+        return self._out
 
     def wait(self, timeout: float) -> None:
         try:

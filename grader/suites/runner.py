@@ -14,7 +14,7 @@ import torch
 
 from grader.load.submission import Submission
 from grader.results import Outcome
-from grader.rubric import Rubric
+from grader.rubric import Rubric, full_credit_at, items_of, visible
 from grader.sandbox.faults import SubmissionFault
 from grader.suites.compare import Feedback
 from grader.suites.student import Student, StudentNames
@@ -34,6 +34,7 @@ class SuiteContext:
     mnist: object  # grader.load.mnist.Mnist: test labels stay here
     gpu: str  # "auto" | "on" | "off"
     gpu_device: str | None  # run the GPU section on this device instead (tests of the grader)
+    progress: object = None  # progress(section name) as the tests of each section start, or None
     on_outcome: object = None  # on_outcome(test ids collected, outcomes so far): after collection, after each test
 
 
@@ -49,9 +50,11 @@ class Fixtures:
         self.ctx = ctx
 
     @pytest.fixture(autouse=True)
-    def _test_time_limit(self):
+    def _test_time_limit(self, request):
         # One budget for all the calls a test makes, on top of each call's own limit.
         self.ctx.student.test_deadline = time.monotonic() + self.ctx.rubric.test_timeout_s
+        # What the code prints in a hidden test can echo its inputs: the student sees only the rest.
+        self.ctx.student.show_output(visible(self.ctx.rubric, request.node.nodeid))
         yield
         self.ctx.student.test_deadline = None
 
@@ -82,6 +85,12 @@ class Fixtures:
         return self.ctx.rubric.settings
 
     @pytest.fixture
+    def full_credit(self, request):
+        """The measure at which this test's curve item gets full credit, or None: a test explains what it
+        measured (at a cost) only when it falls short."""
+        return full_credit_at(self.ctx.rubric, request.node.nodeid)
+
+    @pytest.fixture
     def rng(self, request):
         return torch.Generator().manual_seed(seed_for(self.ctx.rubric.assignment, request.node.nodeid))
 
@@ -102,15 +111,24 @@ class Fixtures:
 class Collector:
     """Turns pytest's reports into Outcomes: one per test, plus one per broken test file."""
 
-    def __init__(self, on_outcome=None):
+    def __init__(self, ctx: SuiteContext | None = None):
         self.outcomes: dict[str, Outcome] = {}
-        self.on_outcome = on_outcome
+        self.ctx, self.section = ctx, None
+        self.on_outcome = ctx.on_outcome if ctx is not None else None
         self.collected: tuple[str, ...] = ()
 
     def pytest_collection_finish(self, session):
         self.collected = tuple(item.nodeid for item in session.items)
         if self.on_outcome is not None:
             self.on_outcome(self.collected, ())
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        if self.ctx is None or self.ctx.progress is None:
+            return
+        items = items_of(self.ctx.rubric, nodeid)
+        if items and items[0].section != self.section:
+            self.section = items[0].section
+            self.ctx.progress(self.section)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -159,7 +177,7 @@ def _classify(report, call) -> tuple[str, str]:
 
 def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
-    collector = Collector(ctx.on_outcome)
+    collector = Collector(ctx)
     folder = str(ctx.rubric.folder)
     # mutants/ holds the instructor's buggy submissions for `grade check`, never tests.
     args = [folder, "--rootdir", folder, "--ignore", os.path.join(folder, "mutants"), "--noconftest",

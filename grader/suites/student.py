@@ -21,6 +21,7 @@ from grader.sandbox.faults import (
     TimeLimitReached,
     WorkerCrashed,
     missing_module,
+    place,
     redact,
     type_name,
 )
@@ -46,6 +47,7 @@ class Student:
                  total_seconds: float = 600.0, import_timeout: float = 30.0,
                  prestarted: Worker | None = None, zygote: Launcher | None = None):
         self.submission, self.spec = submission, spec
+        self.cells = submission.cell_guide()
         self.call_timeout, self.import_timeout = call_timeout, import_timeout
         self.deadline = time.monotonic() + total_seconds
         self.startup = StartupReport()
@@ -55,6 +57,9 @@ class Student:
         self.info: dict = {}
         self.output = bytearray()
         self.output_total = 0
+        self.shown = bytearray()  # printed while loading and in visible tests: for the student
+        self.shown_total = 0
+        self.showing = True
         self.worker_peak_mb = 0.0
         self.timings: dict[str, float] = {}
         self.test_deadline: float | None = None  # set per test by the suite runner
@@ -85,6 +90,7 @@ class Student:
             self.info = self.conn.info
             t2 = time.perf_counter()
             self._load_code()
+            _show(self.conn.process, self.showing)
             self.timings.setdefault("waiting for the sandbox to start", t2 - t)
             self.timings.setdefault("loading the submission in the sandbox", time.perf_counter() - t2)
         return self.conn
@@ -93,7 +99,7 @@ class Student:
         for i, chunk in enumerate(self.submission.chunks):
             if i in self.startup.skipped:
                 continue
-            label = f"{chunk.filename}, line {chunk.line}"
+            label = place(f"{chunk.filename}, line {chunk.line}", self.cells)
             try:
                 self.conn.request("exec", timeout=min(self.import_timeout, self._left()), label=label,
                                   code=chunk.code, filename=chunk.filename)
@@ -118,7 +124,10 @@ class Student:
         prestarted, self.prestarted = self.prestarted, None
         try:
             process = prestarted or (self.zygote.spawn(self.spec) if self.zygote else None)
-            return Connection(self.spec, process)
+            conn = Connection(self.spec, process)
+            # The first load's prints are the student's; a restart's repeat them.
+            _show(conn.process, self.generation == 1)
+            return conn
         except InfrastructureError as exc:
             self.infrastructure_error = str(exc)
             raise
@@ -129,6 +138,10 @@ class Student:
             self.conn.close()
             self.output += proc.output[: max(0, 65536 - len(self.output))]
             self.output_total += proc.output_total
+            drain = getattr(proc, "drain", None)
+            if drain is not None:
+                self.shown += drain.shown[: max(0, 16384 - len(self.shown))]
+                self.shown_total += drain.shown_total
             self.conn = None
 
     def close(self) -> None:
@@ -145,6 +158,12 @@ class Student:
         if self.prestarted is not None:
             self.prestarted.kill()
             self.prestarted = None
+
+    def show_output(self, showing: bool) -> None:
+        """Whether what the code prints from now on is shown to the student (loading, visible tests)."""
+        self.showing = showing
+        if self.conn is not None:
+            _show(self.conn.process, showing)
 
     def _left(self) -> float:
         return self.deadline - time.monotonic()
@@ -165,6 +184,8 @@ class Student:
             timeout = min(timeout, test_left)
         try:
             return self._wrap(conn.request(op, value, timeout=timeout, label=label, **fields))
+        except StudentError as exc:
+            raise exc.placed(self.cells) from None
         except (WorkerCrashed, CallTimeout, ProtocolViolation):
             self._drop()  # the next call starts a fresh worker; this test fails with the reason
             if self._left() <= 0:
@@ -300,6 +321,13 @@ class Trace:
 
 def _names(values: list, cap: int = 1000) -> tuple[str, ...]:
     return tuple(redact(n, 120) for n in values[:cap] if isinstance(n, str))
+
+
+def _show(process, showing: bool) -> None:
+    """Whether the worker's output from now on is the student's (a worker without a drain shows none)."""
+    drain = getattr(process, "drain", None)
+    if drain is not None:
+        drain.showing = showing
 
 
 class Remote:

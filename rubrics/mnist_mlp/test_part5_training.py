@@ -9,6 +9,7 @@ import torch
 
 from grader.suites.compare import Feedback, describe, expect_tensor
 from grader.suites.student import Remote, sandbox_of
+from grader.suites.training import measured_hints
 from grader.suites.weights import TRAIN_HELPERS, mlp_weights, read_weights, relu_logits
 
 SMALL = (784, 32, 10)
@@ -90,8 +91,13 @@ def test_train_mnist_accuracy(student, mnist, settings, record_property):
     call = f"train(the grader's MLP{sizes}, the first {n} MNIST training images and labels, epochs={r['epochs']}, " \
            f"lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
     sandbox_of(student).seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
-    _, _, trained = _train(student, _weights(r["seed"], sizes), images, labels,
-                           timeout=float(settings["train_timeout_s"]), **r)
+    start = _weights(r["seed"], sizes)
+    _, _, trained = _train(student, start, images, labels, timeout=float(settings["train_timeout_s"]), **r)
+    x = mnist.images("train")[:n].reshape(n, 784).to(torch.float32).div(127.5).sub(1.0)
+    l0, l1 = _ce(start, x, mnist.labels("train")[:n]), _ce(trained, x, mnist.labels("train")[:n])
+    record_property("feedback", [f"how it was called: {call}",
+                                 f"training loss (mean NLL on those {n} images): {l0:.4f} before, {l1:.4f} after",
+                                 *measured_hints(start, trained, l0, l1)])
     _test_accuracy(mnist, trained, record_property, call)
 
 
@@ -187,9 +193,10 @@ def test_train_reduces_loss(student, rng):
     l0, l1 = _ce(start, x, y), _ce(after, x, y)
     # From the grader's weights Adam gets from about 2.37 to 0.22 here, plain SGD to 2.33: both pass.
     if not l1 < l0 - 0.005:
+        found = measured_hints(start, after, l0, l1)
         raise Feedback(f"{call} on 1024 easy synthetic samples barely changed the training loss "
-                       f"({l0:.4f} before, {l1:.4f} after); are the optimizer steps taken "
-                       "on model.parameters() with the gradients of mle_loss?")
+                       f"({l0:.4f} before, {l1:.4f} after); " + ("; ".join(found) or "are the optimizer steps "
+                       "taken on model.parameters() with the gradients of mle_loss?"))
 
 
 def test_train_follows_mle_loss(student, rng):

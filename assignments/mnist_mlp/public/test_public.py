@@ -66,3 +66,19 @@ def test_part4_predict_accuracy(student):
     acc = student.accuracy(logits, torch.tensor([1, 1, 1]))
     if type(acc) is not float or abs(acc - 2 / 3) > 1e-6:
         raise Feedback(f"accuracy: expected the Python float 0.6667, got {acc!r}")
+
+
+def test_part5_train(student):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 784, generator=g) * 2 - 1
+    y = (x @ torch.randn(784, 10, generator=g)).argmax(dim=1)  # learnable: a fixed linear rule
+    student.seed(0)
+    model = student.MLP((784, 32, 10))
+    before = float(torch.nn.functional.cross_entropy(model.forward(x), y))
+    got = student.train(model, x, y, epochs=3, lr=1e-2, batch_size=32, seed=0)
+    if getattr(got, "type_name", None) is None:
+        raise Feedback("train(model, x, y, epochs=3, lr=1e-2, batch_size=32, seed=0) must return the trained model")
+    after = float(torch.nn.functional.cross_entropy(got.forward(x), y))
+    if not after < before - 0.01:
+        raise Feedback(f"train(model, x, y, epochs=3, lr=1e-2, batch_size=32, seed=0) on 256 easy samples: the "
+                       f"training loss went from {before:.4f} to {after:.4f}; it should fall")

@@ -1,0 +1,336 @@
+"""Feedback a student can act on: the function that really failed, a syntax error costing only its
+function, the 80-column report, the student's own output, the command line's basics."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+import torch
+from test_load import notebook
+
+from conftest import PROJECT
+from grader.load.submission import load_submission
+from grader.sandbox.faults import StudentError, place
+
+REFERENCE = PROJECT / "reference_solution" / "mnist_mlp" / "mnist_mlp.ipynb"
+RELEASE = PROJECT / "assignments" / "mnist_mlp" / "mnist_mlp.ipynb"
+HALF_DONE = PROJECT / "tests" / "fixtures" / "half_done.ipynb"
+
+NESTED = """\
+import torch
+
+def leaky_relu(x):
+    raise NotImplementedError
+
+ACTIVATIONS = {"leaky_relu": leaky_relu}
+
+class MLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.act = ACTIVATIONS["leaky_relu"]
+
+    def forward(self, x):
+        return self.act(x) + 1
+
+def shapes(x):
+    return [linear(r) for r in x]
+
+def linear(r):
+    return r @ torch.ones(3)
+"""
+
+
+# -- 1. the culprit: the innermost function of the submission that failed -----------------------------
+
+def test_failure_names_the_innermost_student_function(sandboxed):
+    s = sandboxed(NESTED)
+    model = s.MLP()
+    with pytest.raises(StudentError) as e:
+        model.forward(torch.ones(2))
+    assert str(e.value) == "MLP.forward() failed: leaky_relu() is not implemented yet (sub0.py, line 4)"
+    assert e.value.culprit == ("leaky_relu", "sub0.py, line 4")
+    with pytest.raises(StudentError) as e:  # a comprehension belongs to its function; torch is no culprit
+        s.shapes(torch.ones(2, 4))
+    assert str(e.value).startswith("shapes() failed: linear() raised RuntimeError:")
+    assert str(e.value).endswith("(sub0.py, line 20)")
+    with pytest.raises(StudentError) as e:  # the function called is the culprit: said once
+        s.leaky_relu(torch.ones(2))
+    assert str(e.value) == "leaky_relu() is not implemented yet (sub0.py, line 4)"
+
+
+def test_a_forged_culprit_is_checked_and_redacted():
+    forged = {"type": "ValueError", "message": "bad", "where": "cell 3, line 2",
+              "culprit": {"function": "f(); import os", "where": "cell 3, line 2"}}
+    assert str(StudentError("g()", forged)) == "g() raised ValueError: bad (cell 3, line 2)"
+    leak = {"type": "ValueError", "message": "bad", "where": "cell 3, line 2",
+            "culprit": {"function": "h", "where": "cell 0.4963 -0.7682 0.0885 0.1320, line 2"}}
+    assert "4963" not in str(StudentError("g()", leak)) and "g() failed: h()" in str(StudentError("g()", leak))
+    for junk in ("x" * 1000, 5, None, ["h"]):
+        assert StudentError("g()", {**forged, "culprit": junk}).culprit is None
+
+
+def test_a_cell_is_named_by_what_it_holds(write):
+    p = write("nb.ipynb", notebook("#md intro", "import torch", "#md text",
+                                   "def relu(x):\n    return x", "# the table\nACTIVATIONS = {'relu': relu}",
+                                   "print(ACTIVATIONS['relu'](torch.ones(1)), 'a long line that goes on and on')"))
+    guide = load_submission(p, keep="all").cell_guide()
+    assert guide["cell 4"] == (("relu",), "def relu(x):")
+    assert place("cell 5, line 2", guide) == "cell 5, line 2, the cell defining ACTIVATIONS"
+    assert place("cell 4, line 2", guide, "relu") == "cell 4, line 2"  # the function already says which
+    started = "cell 6, line 1, the cell starting `print(ACTIVATIONS['relu'](torch.ones(...`"
+    assert place("cell 6, line 1", guide) == started
+    assert place("nb.py, line 3", guide) == "nb.py, line 3"
+
+
+# -- 2. a syntax error costs only what it breaks ------------------------------------------------------
+
+SYNTAX = """\
+import torch
+
+def relu(x):
+    return torch.clamp(x, min=0)
+
+def sigmoid(x):
+    return 1 / (1 + torch.exp(-x)
+
+ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu}
+
+class Net:
+    def __init__(self, act)
+        self.act = act
+
+def act(name, x):
+    return ACTIVATIONS[name](x)
+"""
+
+
+def test_a_broken_definition_is_a_stub_that_raises_when_called(sandboxed):
+    s = sandboxed(SYNTAX)
+    assert s.startup.notes == []  # ACTIVATIONS, which only mentions sigmoid, loaded
+    assert torch.equal(s.act("relu", torch.tensor([-1.0, 2.0])), torch.tensor([0.0, 2.0]))
+    with pytest.raises(StudentError) as e:
+        s.act("sigmoid", torch.ones(1))
+    assert str(e.value) == "act() failed: sigmoid() could not be compiled: '(' was never closed (sub0.py, line 7)"
+    with pytest.raises(StudentError) as e:
+        s.Net(1)
+    assert "Net() could not be compiled: expected ':' (sub0.py, line 12)" == str(e.value)
+
+
+def test_a_broken_redefinition_keeps_the_earlier_definition(write):
+    # Jupyter does not run a cell that does not compile: the earlier sigmoid stays.
+    p = write("nb.ipynb", notebook("def sigmoid(x):\n    return x", "def sigmoid(x):\n    return (x"))
+    sub = load_submission(p)
+    assert [c.filename for c in sub.chunks] == ["cell 1"]
+    assert "SyntaxError" in sub.notes[0]
+
+
+def _broken_sigmoid(tmp_path):
+    nb = nbformat.read(REFERENCE, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "def sigmoid" in c.source)
+    assert "torch.exp(-abs_x)" in cell.source
+    cell.source = cell.source.replace("torch.exp(-abs_x)", "torch.exp((-abs_x)")
+    path = tmp_path / "broken_sigmoid.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_an_unclosed_parenthesis_in_sigmoid_costs_only_what_calls_sigmoid(tmp_path, data_dir):
+    from grader.cli import main
+
+    out = tmp_path / "r.json"
+    assert main([str(_broken_sigmoid(tmp_path)), "--json", str(out), "--data-dir", data_dir,
+                 "--threads", "1", "--gpu", "off"]) == 0
+    tests = json.loads(out.read_text())["tests"]
+    lost = {t["name"] for t in tests if t["score"] < t["max_score"]}
+    sigmoid = {t["name"] for t in tests if t["name"].startswith("sigmoid")}
+    # MLP(activation="sigmoid") really calls it: one case of the forward and one of the gradients.
+    assert lost == sigmoid | {"MLP: forward logits with each activation", "MLP: gradients reach every parameter"}
+    for t in tests:
+        if t["name"] in lost:
+            assert "sigmoid() could not be compiled: '(' was never closed (cell 14, line 7)" in t["output"]
+
+
+# -- 3. the terminal report: 80 columns, summary first, one line per check -----------------------------
+
+@pytest.fixture(scope="module")
+def half_done(data_dir, tmp_path_factory):
+    """The release notebook with Part 1, sigmoid, tanh, relu, linear and MLP filled in from the reference;
+    leaky_relu and everything after MLP still raise NotImplementedError. Graded once, with results.json."""
+    from dataclasses import replace
+
+    from grader.pipeline import GradeOptions, grade
+    from grader.report.gradescope import to_results_json
+    from grader.rubric import find_rubric
+
+    result = grade(HALF_DONE, find_rubric("mnist_mlp"), GradeOptions(data_dir=data_dir, gpu="off", threads=1))
+    return replace(result, submission="half_done.ipynb"), to_results_json(result)
+
+
+def _report(result, width=80, **options) -> str:
+    import io
+
+    from rich.console import Console
+
+    from grader.report.terminal import render
+
+    out = io.StringIO()
+    render(result, Console(file=out, width=width, highlight=False), **options)
+    return out.getvalue()
+
+
+@pytest.mark.slow
+def test_results_json_names_the_culprit(half_done):
+    tests = {t["name"]: t["output"] for t in half_done[1]["tests"]}
+    culprit = "MLP.forward() failed: leaky_relu() is not implemented yet (cell 20, line 3)"
+    assert culprit in tests["MLP: forward logits with each activation"]
+    assert "gradient of " + culprit in tests["MLP: gradients reach every parameter"]
+
+
+@pytest.mark.slow
+def test_the_80_column_report_of_a_half_done_notebook(half_done):
+    import os
+
+    report = _report(half_done[0])
+    golden = PROJECT / "tests" / "fixtures" / "half_done_report.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(report)
+    assert report == golden.read_text()
+    lines = report.splitlines()
+    assert lines[3].startswith("Total: ") and "\x1b[" not in report  # the total first; no colour in a file
+    assert max(map(len, lines)) <= 80
+    for item in half_done[0].items:  # a name on one line, whole, unless longer than a line can be
+        assert any(item.name in line for line in lines) or len(item.name) > 76
+
+
+@pytest.mark.slow
+def test_quiet_verbose_and_staff_views(half_done):
+    result = half_done[0]
+    quiet = _report(result, quiet=True)
+    assert "to_tensor" not in quiet and "leaky_relu: values, slope 0.1" in quiet and "Total: " in quiet
+    assert "Isolation" not in _report(result) and "Graded in" not in _report(result)
+    staff = _report(result, staff=True)
+    assert "Isolation: " in staff and "Graded in" in staff
+    wide = _report(result, width=140)
+    assert max(map(len, wide.splitlines())) <= 140 and len(wide.splitlines()) < len(_report(result).splitlines())
+
+
+# -- 4. the student's own output, bounded, redacted, from visible checks only ---------------------------
+
+def test_student_output_is_bounded_redacted_and_counted():
+    from grader.pipeline import student_output
+
+    printed = "".join(f"line {i} tensor([0.4963, -0.7682, 0.0885, 0.1320])\n" for i in range(50)).encode()
+    shown = student_output(printed, len(printed) + 1000)
+    assert len(shown) == 21 and shown[0] == "line 0 tensor([[numbers removed]])"
+    assert shown[-1] == "[... 30 more lines and 1,000 more bytes not shown]"
+    assert student_output(b"", 0) == ()
+
+
+@pytest.mark.slow
+def test_prints_of_visible_checks_reach_the_student_and_hidden_ones_only_staff(write, tiny_rubric):
+    from grader.pipeline import GradeOptions, grade
+    from grader.report.gradescope import to_results_json
+
+    src = ("import torch\ndef mean(x):\n    print('mean saw', x.shape[0], 'values')\n    return x.mean()\n"
+           "def clip(x, lo, hi):\n    print('clip saw', lo, hi)\n    return x.clamp(lo, hi)\n")
+    result = grade(write("tiny.py", src), tiny_rubric, GradeOptions(threads=1))
+    assert result.score == 5
+    assert any(line.startswith("mean saw") for line in result.student_output)
+    assert not any("clip" in line for line in result.student_output)  # clip's checks are hidden
+    assert "clip saw" in result.staff_output
+    data = to_results_json(result)
+    assert "mean saw" in data["output"] and "clip saw" not in data["output"]
+    assert "Isolation" not in data["output"] and data["extra_data"]["isolation"] == result.isolation
+    assert "What your code printed" in _report(result, show_hidden=False)
+
+
+# -- 5. training feedback: the exact call, the losses, hints measured from the run ----------------------
+
+@pytest.mark.slow
+def test_a_train_that_ignores_lr_is_told_so_with_the_call_and_its_losses(tmp_path, data_dir):
+    import sys
+
+    from grader.pipeline import GradeOptions, grade
+    from grader.rubric import find_rubric
+
+    sys.path.insert(0, str(PROJECT / "tests" / "corpus" / "mnist_mlp"))
+    import generate
+
+    src = generate.reference_source()
+    adam = "optimizer = torch.optim.Adam(model.parameters(), lr=lr)"
+    assert adam in src
+    path = tmp_path / "lr_ignored.py"
+    path.write_text(src.replace(adam, "optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)"))
+    result = grade(path, find_rubric("mnist_mlp"), GradeOptions(data_dir=data_dir, threads=1, gpu="off"))
+    item = next(i for i in result.items if i.name == "train: MNIST test accuracy of your train() and MLP")
+    assert 0 < item.score < item.max_score
+    text = "\n".join(item.feedback)
+    assert "train(model, the first 12800 MNIST training images" in text and "lr=0.005, batch_size=32" in text
+    assert "training loss (mean NLL on those 12800 images): 2.5745 before training" in text
+    assert "the lr argument is not used" in text and "zero_grad" not in text
+
+
+# -- 6. the command line's basics ------------------------------------------------------------------------
+
+def test_version_and_help_list_every_command(capsys):
+    from grader import __version__
+    from grader.cli import COMMANDS, main
+
+    assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"grade (mlgrader) {__version__}"
+    assert main(["--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for command in ["SUBMISSION", *COMMANDS]:
+        row = [line for line in lines if line.startswith(f"  grade {command} ")]
+        assert len(row) == 1 and len(row[0].split(None, 2)[2]) > 10, command  # one line each, that says something
+    assert main([]) == 2  # no submission: the overview, as a usage error
+
+
+# -- 7. progress, section by section, on a terminal only ----------------------------------------------
+
+def test_progress_names_each_section_and_a_pipe_gets_none(write, tiny_rubric, capsys):
+    from grader.cli import main
+    from grader.pipeline import GradeOptions, grade
+
+    src = write("tiny.py", "def mean(x):\n    return x.mean()\ndef clip(x, lo, hi):\n    return x.clamp(lo, hi)\n")
+    seen = []
+    assert grade(src, tiny_rubric, GradeOptions(threads=1, progress=seen.append)).score == 5
+    assert seen == ["Statistics"]
+    assert main([str(src), "--rubric", str(tiny_rubric.folder), "--threads", "1"]) == 0
+    assert capsys.readouterr().err == ""  # stderr is not a terminal here
+
+
+# -- 8. the student kit and check() from a notebook --------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_student_kit_holds_no_hidden_checks_and_checks_a_notebook(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from grader.cli import main
+
+    kit = tmp_path / "kit"
+    assert main(["student-kit", "-o", str(kit)]) == 0
+    files = {str(p.relative_to(kit)) for p in kit.rglob("*") if p.is_file()}
+    assert {"mnist_mlp.ipynb", "README.md", "mlgrader/pyproject.toml", "mlgrader/grader/cli/__init__.py",
+            "mlgrader/assignments/mnist_mlp/public/test_public.py"} <= files
+    assert not [f for f in files if {"rubrics", "reference_solution"} & set(f.split("/"))]
+    assert not [f for f in files if f.endswith((".ipynb", ".py")) and "\n# BEGIN SOLUTION" in (kit / f).read_text()
+                and not f.endswith("authoring/assign.py")]
+    assert (kit / "mnist_mlp.ipynb").read_text() == RELEASE.read_text()
+    assert main(["student-kit", "-o", str(kit)]) == 2  # never over an earlier kit
+    shutil.copy(HALF_DONE, kit / "mine.ipynb")
+    code = ("import grader, sys; from grader import check; from grader.rubric import find_rubric\n"
+            "print('from', grader.__file__)\n"
+            "print('rubric:', find_rubric('mnist_mlp').title)\n"
+            "r = check('Part 2', notebook='mine.ipynb'); print('score', r.score, r.max_score)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=kit, capture_output=True, text=True, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(kit / "mlgrader"), "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert f"from {kit / 'mlgrader' / 'grader' / '__init__.py'}" in r.stdout
+    # Without the hidden suites, even the plain rubric is the public one.
+    assert "rubric: PyTorch Tutorial I: MNIST MLP (public checks)" in r.stdout and "score 0.0 1.0" in r.stdout
+    assert "leaky_relu() is not implemented yet (cell 20, line 3)" in r.stdout  # the same report as `grade`
