@@ -173,7 +173,9 @@ def test_by_hand(student, submission, rng, name):
     except (StudentError, Feedback) as exc:
         raise Feedback(f"implement {name} correctly first ({exc})") from None
     _static_check(submission, name)
-    for op in used:
+    if used.torch_function_off:
+        raise Feedback(f"{name} switches torch functions off (DisableTorchFunction); compute the gradient by hand")
+    for op in (*used.functions, *used.aten):
         if "backward" in op or op.startswith(("torch.autograd", "torch.func", "torch._functorch")) or op.endswith(
                 ("requires_grad_", ".grad")):
             raise Feedback(f"{name} uses {op}; compute the gradient by hand, from its formula")
