@@ -42,6 +42,14 @@ def warm_imports() -> None:
             importlib.import_module(name)
         except Exception:
             pass
+    # The first op run under a TorchDispatchMode (the trace op's ATen recorder) costs about 1 s of lazy
+    # set-up, process-wide; pay it here, off the request path. The mode is thread-local: it records
+    # nothing of the main thread.
+    try:
+        with _AtenRecorder(set(), []):
+            torch.ones(2).exp().sum()
+    except Exception:
+        pass
 
 
 # Known-good versions of the contract's functions, swapped in (by code object) for the duration of a
