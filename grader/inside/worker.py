@@ -42,14 +42,6 @@ def warm_imports() -> None:
             importlib.import_module(name)
         except Exception:
             pass
-    # The first op run under a TorchDispatchMode (the trace op's ATen recorder) costs about 1 s of lazy
-    # set-up, process-wide; pay it here, off the request path. The mode is thread-local: it records
-    # nothing of the main thread.
-    try:
-        with _AtenRecorder(set(), []):
-            torch.ones(2).exp().sum()
-    except Exception:
-        pass
 
 
 # Known-good versions of the contract's functions, swapped in (by code object) for the duration of a
@@ -402,13 +394,21 @@ class _AtenRecorder(TorchDispatchMode):
         super().__init__()
         self.ops, self.switched_off = ops, switched_off
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops.add(func.name())
-        # All torch functions off (DisableTorchFunction), not the subclass-only switch every
-        # Tensor subclass's own __torch_function__ uses.
-        if not self.switched_off and _all_torch_functions_off():
-            self.switched_off.append(func.name())
-        return func(*args, **(kwargs or {}))
+
+def _record_aten(self, func, types, args=(), kwargs=None):
+    self.ops.add(func.name())
+    # All torch functions off (DisableTorchFunction), not the subclass-only switch every
+    # Tensor subclass's own __torch_function__ uses.
+    if not self.switched_off and _all_torch_functions_off():
+        self.switched_off.append(func.name())
+    return func(*args, **(kwargs or {}))
+
+
+# Set after the class exists: TorchDispatchMode wraps a __torch_dispatch__ defined in the class body in
+# torch._dynamo.disable, whose first call imports dynamo and sympy (about 2 s on one core) on the path of
+# the first from-the-formula check. Nothing here runs under torch.compile, so the plain function will do.
+_AtenRecorder.__torch_dispatch__ = _record_aten
+
 
 
 @contextlib.contextmanager
