@@ -82,25 +82,6 @@ def _test_accuracy(mnist, weights, record_property, what):
     record_property("accuracy", acc)
 
 
-def test_train_mnist_accuracy(student, mnist, settings, record_property):
-    """Your train() on the grader's MLP, from the grader's weights: test accuracy after the rubric's recipe."""
-    r = _recipe(settings)
-    sizes = tuple(settings["mnist_sizes"])
-    n = int(settings["mnist_train_size"])
-    images, labels = sandbox_of(student).mnist("train_images", n), sandbox_of(student).mnist("train_labels", n)
-    call = f"train(the grader's MLP{sizes}, the first {n} MNIST training images and labels, epochs={r['epochs']}, " \
-           f"lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
-    sandbox_of(student).seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
-    start = _weights(r["seed"], sizes)
-    _, _, trained = _train(student, start, images, labels, timeout=float(settings["train_timeout_s"]), **r)
-    x = mnist.images("train")[:n].reshape(n, 784).to(torch.float32).div(127.5).sub(1.0)
-    l0, l1 = _ce(start, x, mnist.labels("train")[:n]), _ce(trained, x, mnist.labels("train")[:n])
-    record_property("feedback", [f"how it was called: {call}",
-                                 f"training loss (mean NLL on those {n} images): {l0:.4f} before, {l1:.4f} after",
-                                 *measured_hints(start, trained, l0, l1)])
-    _test_accuracy(mnist, trained, record_property, call)
-
-
 def test_mle_loss_trains_mnist(student, mnist, settings, record_property, rng):
     """Your mle_loss drives the grader's own Adam loop on the grader's MLP, held here: the sandbox only
     computes the loss and its gradient for logits it is sent; both are verified on a few steps."""
@@ -134,6 +115,25 @@ def test_mle_loss_trains_mnist(student, mnist, settings, record_property, rng):
     _audit(student, kept, rng)
     _test_accuracy(mnist, {k: w.detach() for k, w in weights.items()}, record_property,
                    "the grader's MLP trained with your mle_loss by the grader's loop")
+
+
+def test_train_mnist_accuracy(student, mnist, settings, record_property):
+    """Your train() on the grader's MLP, from the grader's weights: test accuracy after the rubric's recipe."""
+    r = _recipe(settings)
+    sizes = tuple(settings["mnist_sizes"])
+    n = int(settings["mnist_train_size"])
+    images, labels = sandbox_of(student).mnist("train_images", n), sandbox_of(student).mnist("train_labels", n)
+    call = f"train(the grader's MLP{sizes}, the first {n} MNIST training images and labels, epochs={r['epochs']}, " \
+           f"lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
+    sandbox_of(student).seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
+    start = _weights(r["seed"], sizes)
+    _, _, trained = _train(student, start, images, labels, timeout=float(settings["train_timeout_s"]), **r)
+    x = mnist.images("train")[:n].reshape(n, 784).to(torch.float32).div(127.5).sub(1.0)
+    l0, l1 = _ce(start, x, mnist.labels("train")[:n]), _ce(trained, x, mnist.labels("train")[:n])
+    record_property("feedback", [f"how it was called: {call}",
+                                 f"training loss (mean NLL on those {n} images): {l0:.4f} before, {l1:.4f} after",
+                                 *measured_hints(start, trained, l0, l1)])
+    _test_accuracy(mnist, trained, record_property, call)
 
 
 class _Adam:
