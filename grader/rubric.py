@@ -69,12 +69,6 @@ def visible(rubric: Rubric, nodeid: str) -> bool:
     return bool(items) and all(i.visibility == "visible" for i in items)
 
 
-def full_credit_at(rubric: Rubric, nodeid: str) -> float | None:
-    """Where the curve of the item counting this test gives full credit (None: no curve item counts it)."""
-    fulls = [i.curve[1] for i in items_of(rubric, nodeid) if i.curve]
-    return min(fulls) if fulls else None
-
-
 def load_rubric(path: str | Path) -> Rubric:
     """Load a rubric from its folder or its .toml file; raise ConfigError saying what is wrong."""
     p = Path(path)

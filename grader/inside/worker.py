@@ -249,12 +249,6 @@ class Worker:
     def op_trace(self, body, value):
         args, kwargs = value
         fn = self.target(body)
-        counts = {str(n): 0 for n in body.get("watch") or ()}
-        if counts:
-            # Counting calls needs no record of torch functions, which would slow every op of a training.
-            with _counting(self.module.__dict__, counts):
-                out = fn(*args, **kwargs)
-            return [out, [], counts, [], False]
         names: set[str] = set()
         aten: set[str] = set()
         switched_off = []
@@ -262,7 +256,7 @@ class Worker:
         # `DisableTorchFunction`, `torch.ops.aten.*` and private kernels do not hide).
         with _AtenRecorder(aten, switched_off), _FunctionRecorder(names):
             out = fn(*args, **kwargs)
-        return [out, sorted(names), counts, sorted(aten), bool(switched_off)]
+        return [out, sorted(names), sorted(aten), bool(switched_off)]
 
     def op_vjp(self, body, value):
         args, kwargs, wrt, cotangent, with_params = value
@@ -409,49 +403,6 @@ def _record_aten(self, func, types, args=(), kwargs=None):
 # the first from-the-formula check. Nothing here runs under torch.compile, so the plain function will do.
 _AtenRecorder.__torch_dispatch__ = _record_aten
 
-
-
-@contextlib.contextmanager
-def _counting(namespace: dict, counts: dict):
-    """Count the calls of the student's functions named in counts, however the code reaches them.
-
-    By code object, through the profiler hook: `loss_fn = mle_loss` at module level or a helper that
-    holds the function is still a call of mle_loss; a callable object counts by its __call__. A name
-    starting "torch." counts a torch function (torch.optim.Optimizer.zero_grad), and "torch.optim.*.step"
-    the step of every torch optimizer, for the training hints."""
-    import inspect
-
-    codes = {}
-    for name in counts:
-        if name == "torch.optim.*.step":
-            found = [getattr(c, "step", None) for c in vars(torch.optim).values()
-                     if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)]
-        elif name.startswith("torch."):
-            obj = torch
-            for part in name.split(".")[1:]:
-                obj = getattr(obj, part, None)
-            found = [obj]
-        else:
-            obj = namespace.get(name)
-            found = [obj if hasattr(obj, "__code__") else getattr(obj, "__call__", None)]
-        for obj in found:
-            try:
-                code = getattr(inspect.unwrap(obj), "__code__", None) if obj is not None else None
-            except ValueError:  # a cycle of __wrapped__
-                code = None
-            if code is not None:
-                codes[code] = name
-
-    def profile(frame, event, _arg):
-        if event == "call" and frame.f_code in codes:
-            counts[codes[frame.f_code]] += 1
-
-    previous = sys.getprofile()
-    sys.setprofile(profile)
-    try:
-        yield
-    finally:
-        sys.setprofile(previous)
 
 
 def _place(t: torch.Tensor, device: str) -> torch.Tensor:

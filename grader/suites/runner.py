@@ -14,7 +14,7 @@ import torch
 
 from grader.load.submission import Submission
 from grader.results import Outcome
-from grader.rubric import Rubric, full_credit_at, items_of, visible
+from grader.rubric import Rubric, items_of, visible
 from grader.sandbox.faults import SubmissionFault
 from grader.suites.compare import Feedback
 from grader.suites.student import Student, StudentNames
@@ -65,7 +65,7 @@ class Fixtures:
 
     @pytest.fixture
     def sandbox(self):
-        """The grader's own operations on the sandbox: seed, trace, counting, vjp, mnist, known_good ..."""
+        """The grader's own operations on the sandbox: seed, trace, vjp, mnist, known_good ..."""
         return self.ctx.student
 
     @pytest.fixture
@@ -83,12 +83,6 @@ class Fixtures:
     @pytest.fixture
     def settings(self):
         return self.ctx.rubric.settings
-
-    @pytest.fixture
-    def full_credit(self, request):
-        """The measure at which this test's curve item gets full credit, or None: a test explains what it
-        measured (at a cost) only when it falls short."""
-        return full_credit_at(self.ctx.rubric, request.node.nodeid)
 
     @pytest.fixture
     def rng(self, request):

@@ -222,27 +222,14 @@ class Student:
 
     def trace(self, name: str, *args, timeout: float | None = None, **kwargs):
         """Call `name` and also return what it used (a Trace), for from-the-formula checks."""
-        out, trace, _ = self._traced(name, args, kwargs, (), timeout)
-        return out, trace
-
-    def counting(self, name: str, *args, watch: tuple[str, ...], timeout: float | None = None, **kwargs):
-        """Call `name` and also return how often it called each of the student's functions in `watch`."""
-        out, _, counts = self._traced(name, args, kwargs, watch, timeout)
-        return out, counts
-
-    def _traced(self, name, args, kwargs, watch, timeout):
         reply = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
-                             timeout=timeout, target=name, watch=list(watch))
-        # What the sandbox reports (a patched worker can report anything) is checked and is only text,
-        # counts and a flag.
-        if not (isinstance(reply, list) and len(reply) == 5 and isinstance(reply[1], list)
-                and isinstance(reply[2], dict) and isinstance(reply[3], list) and type(reply[4]) is bool):
+                             timeout=timeout, target=name)
+        # What the sandbox reports (a patched worker can report anything) is checked and is only text
+        # and a flag.
+        if not (isinstance(reply, list) and len(reply) == 4 and isinstance(reply[1], list)
+                and isinstance(reply[2], list) and type(reply[3]) is bool):
             raise SubmissionFault(f"{name}(): the sandbox sent a malformed trace")
-        counts = {w: reply[2].get(w) for w in watch}
-        if not all(type(c) is int and c >= 0 for c in counts.values()):
-            raise SubmissionFault(f"{name}(): the sandbox sent malformed call counts")
-        trace = Trace(_names(reply[1]), _names(reply[3]), reply[4])
-        return reply[0], trace, counts
+        return reply[0], Trace(_names(reply[1]), _names(reply[2]), reply[3])
 
     def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):
         """Output and vector-Jacobian products of a student function (or Remote method)."""

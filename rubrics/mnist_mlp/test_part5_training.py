@@ -73,8 +73,13 @@ def _expect_trains(student, rng, call, n=256, seed=5):
 
 # -- MNIST ----------------------------------------------------------------------------------------
 
+def _flat(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) MNIST images as the contract's train() takes them: float32 in [-1, 1], (N, 784)."""
+    return images.reshape(len(images), 784).to(torch.float32).div(127.5).sub(1.0)
+
+
 def _test_accuracy(mnist, weights, record_property, what):
-    images = mnist.images("test").reshape(-1, 784).to(torch.float32).div(127.5).sub(1.0)
+    images = _flat(mnist.images("test"))
     logits = relu_logits(weights, images, torch.float32)
     if logits.shape != (10000, 10) or not bool(torch.isfinite(logits).all()):
         raise Feedback(f"{what}: the trained parameters give non-finite or misshapen test logits")
@@ -87,8 +92,7 @@ def test_mle_loss_trains_mnist(student, mnist, settings, record_property, rng):
     computes the loss and its gradient for logits it is sent; both are verified on a few steps."""
     r = {**_recipe(settings, "fit_lr"), "batch_size": int(settings["fit_batch_size"])}
     n = int(settings["mnist_train_size"])
-    x = mnist.images("train")[:n].reshape(n, 784).to(torch.float32).div(127.5).sub(1.0)
-    y = mnist.labels("train")[:n]
+    x, y = _flat(mnist.images("train")[:n]), mnist.labels("train")[:n]
     weights = {k: w.requires_grad_(True) for k, w in _weights(r["seed"], settings["mnist_sizes"]).items()}
     optimizer = _Adam(list(weights.values()), lr=r["lr"])
     order_rng = torch.Generator().manual_seed(r["seed"])
@@ -128,8 +132,8 @@ def test_train_mnist_accuracy(student, mnist, settings, record_property):
     sandbox_of(student).seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
     start = _weights(r["seed"], sizes)
     _, _, trained = _train(student, start, images, labels, timeout=float(settings["train_timeout_s"]), **r)
-    x = mnist.images("train")[:n].reshape(n, 784).to(torch.float32).div(127.5).sub(1.0)
-    l0, l1 = _ce(start, x, mnist.labels("train")[:n]), _ce(trained, x, mnist.labels("train")[:n])
+    x, y = _flat(mnist.images("train")[:n]), mnist.labels("train")[:n]
+    l0, l1 = _ce(start, x, y), _ce(trained, x, y)
     record_property("feedback", [f"how it was called: {call}",
                                  f"training loss (mean NLL on those {n} images): {l0:.4f} before, {l1:.4f} after",
                                  *measured_hints(start, trained, l0, l1)])
