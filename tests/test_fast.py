@@ -179,3 +179,27 @@ def test_training_hints_are_read_off_the_run():
     assert "went up" in measured_hints(w, moved, 2.0, 2.5)[0]
     assert "ln(10)" in measured_hints(w, moved, 2.5, math.log(10))[0]
     assert measured_hints(w, moved, 2.3, 0.4) == []  # a run that trained: nothing to say
+
+
+def test_two_rubrics_with_the_same_test_file_name_each_run_their_own_tests(write, tmp_path):
+    # pytest's importlib mode reuses sys.modules by the file's name under the rootdir: a second rubric's
+    # test_public.py in the same process once ran the first one's tests.
+    import shutil
+
+    from conftest import TINY
+    from grader.rubric import load_rubric
+
+    rubrics = []
+    for name, expect in (("a", "2.0"), ("b", "99.0")):
+        shutil.copytree(TINY.parent.parent, tmp_path / name)
+        folder = tmp_path / name / "rubrics" / "tiny"
+        (folder / "rubric.toml").write_text((folder / "rubric.toml").read_text().replace("test_tiny.py", "test_public.py"))
+        (folder / "test_tiny.py").unlink()
+        (folder / "test_public.py").write_text(
+            "import torch\n\ndef test_mean(student):\n"
+            f"    assert float(student.mean(torch.tensor([1.0, 3.0]))) == {expect}\n\n"
+            "def test_clip(student):\n    assert float(student.clip(torch.tensor(5.0), 0.0, 1.0)) == 1.0\n")
+        rubrics.append(load_rubric(folder))
+    path = write("sub.py", GOOD)
+    first, second = (grade(path, rubric, OPTIONS, zygote=InProcessLauncher()) for rubric in rubrics)
+    assert first.score == 5 and second.score == 2  # b's mean check expects 99

@@ -6,8 +6,10 @@ import contextlib
 import hashlib
 import io
 import os
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -169,6 +171,19 @@ def _classify(report, call) -> tuple[str, str]:
     return "error", f"internal error in the check ({name}: {str(exc)[:200]}); tell your instructor"
 
 
+def _forget_test_modules(folder: Path) -> None:
+    # pytest's importlib mode names a test file by its path under the rootdir ("test_public") and reuses
+    # whatever sys.modules holds under that name: without this, a second rubric's test_public.py in the
+    # same process (grade check, a course with two assignments) would run the first one's tests.
+    names = set()
+    for path in Path(folder).rglob("test_*.py"):
+        parts = path.relative_to(folder).with_suffix("").parts
+        names.add(".".join(parts))
+        names.add(parts[-1])
+    for name in names:
+        sys.modules.pop(name, None)
+
+
 def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     """Run every test file in the rubric's folder; returns outcomes and seconds taken."""
     collector = Collector(ctx)
@@ -189,10 +204,12 @@ def run_suites(ctx: SuiteContext) -> tuple[tuple[Outcome, ...], float]:
     saved = {var: os.environ.pop(var, None) for var in _PYTEST_ENV}
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     log = io.StringIO()
+    _forget_test_modules(ctx.rubric.folder)
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             pytest.main(args, plugins=[Fixtures(ctx), collector])
     finally:
+        _forget_test_modules(ctx.rubric.folder)
         for var, value in saved.items():
             if value is None:
                 os.environ.pop(var, None)
