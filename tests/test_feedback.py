@@ -263,6 +263,46 @@ def test_prints_of_visible_checks_reach_the_student_and_hidden_ones_only_staff(w
     assert "What your code printed" in _report(result, show_hidden=False)
 
 
+def test_shown_or_hidden_follows_the_stream_not_the_moment_it_is_read():
+    """What a visible test printed stays the student's even when the drain reads it after the grader
+    switched to a hidden test; a worker cannot forge the grader's switch, whole or cut across reads."""
+    import os
+
+    from grader.sandbox.process import OutputDrain
+
+    out_r, out_w = os.pipe()
+    drain = OutputDrain(out_r, os.dup(out_w))
+    os.write(out_w, b"visible one\n")
+    drain.switch(False)  # at once: the drain thread has most likely not read "visible one" yet
+    os.write(out_w, b"hidden one\n\0grader-output-switch-" + b"0" * 32 + b"\0" + b"1" + b"hidden two\n")
+    os.write(out_w, b"\0grader-output-")  # the start of a marker, then nothing more from the worker
+    drain.switch(True)
+    os.write(out_w, b"visible two\n")
+    os.close(out_w)
+    drain.join()
+    assert bytes(drain.shown) == b"visible one\nvisible two\n"
+    assert drain.output.endswith(b"hidden two\n\0grader-output-visible two\n") and b"hidden one" in drain.output and b"hidden two" in drain.output and b"grader-output-switch-0" in drain.output
+    assert drain.output_total == len(drain.output)  # the grader's markers are not the worker's output
+
+
+def test_a_marker_cut_between_two_reads_is_still_a_switch():
+    import os
+
+    from grader.sandbox.process import OutputDrain
+
+    out_r, out_w = os.pipe()
+    drain = OutputDrain(out_r, None)
+    os.close(out_w)
+    drain.join()
+    marker = drain._marker
+    for cut in range(1, len(marker) + 1):
+        drain.shown, drain.output, drain.showing, drain._carry = bytearray(), bytearray(), True, b""
+        stream = b"seen" + marker + b"0" + b"secret"
+        drain._take(stream[:4 + cut])
+        drain._take(stream[4 + cut:])
+        assert bytes(drain.shown) == b"seen" and bytes(drain.output) == b"seensecret", cut
+
+
 # -- 5. training feedback: the exact call, the losses, hints measured from the run ----------------------
 
 @pytest.mark.slow

@@ -215,6 +215,13 @@ class Worker:
         message = {"id": rid, "ok": ok}
         if error is not None:
             message["error"] = error
+        # What the call printed is in the pipe before its reply: the grader marks the switch between a
+        # visible and a hidden test in that stream right after a reply, so nothing may lag behind.
+        for stream in (sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
         protocol.write_all(self.rep_fd, protocol.encode(message, value, to_handle=self.to_handle))
 
     # -- operations ----------------------------------------------------------------------------

@@ -138,14 +138,15 @@ class ForkedWorker:
         # Only this process holds the watch pipe's write end: when it is closed (kill(), or this
         # process ending in any way, SIGKILL included), the template kills the worker.
         watch_r, self._watch = os.pipe()
+        mark_w = os.dup(out_w)  # the grader's own write end, for the shown/hidden markers
         try:
             self.pid = int(zygote.call(config, [req_r, rep_w, out_w, watch_r])["pid"])
         except BaseException:
-            close_quietly(self._watch)
+            close_quietly(self._watch, mark_w, out_r)
             raise
         finally:
             close_quietly(req_r, rep_w, out_w, watch_r)
-        self._out = OutputDrain(out_r)
+        self._out = OutputDrain(out_r, mark_w)
         self._exit: int | None = None
         LIVE.add(self)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import signal
 import subprocess
 import threading
@@ -33,32 +34,73 @@ def stop_all_workers() -> None:
 class OutputDrain:
     """Drains a worker's stdout and stderr: keeps the first OUTPUT_CAP bytes for instructors and
     reads and drops the rest, so a gigabyte of prints neither blocks the worker nor fills memory.
-    What arrives while `showing` (loading the code, visible tests) is also kept for the student."""
+    What comes while showing (loading the code, visible tests) is also kept for the student."""
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, mark_fd: int | None = None):
         self.output = bytearray()
         self.output_total = 0
         self.shown = bytearray()
         self.shown_total = 0
         self.showing = True
+        # The switch between shown and hidden travels in the stream itself: the grader writes a marker
+        # into the same pipe, after the worker's reply (which follows its flush), so each byte is
+        # classified by where it is, never by when this thread happens to read it. The marker is a
+        # secret of this process (the worker never sees it) and shorter than PIPE_BUF, so no write of
+        # the worker's can forge it or split it.
+        self._mark_fd = mark_fd
+        self._marker = b"\0grader-output-switch-" + secrets.token_hex(16).encode() + b"\0"
+        self._carry = b""
         self._stream = os.fdopen(fd, "rb", buffering=0)
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
+    def switch(self, showing: bool) -> None:
+        """Whether what the worker writes from now on (after its last reply) is shown to the student."""
+        if self._mark_fd is None:
+            self.showing = showing
+            return
+        try:
+            os.write(self._mark_fd, self._marker + (b"1" if showing else b"0"))
+        except OSError:
+            pass
+
     def _drain(self) -> None:
         try:
             while chunk := self._stream.read(65536):
-                self.output_total += len(chunk)
-                room = OUTPUT_CAP - len(self.output)
-                if room > 0:
-                    self.output += chunk[:room]
-                if self.showing:
-                    self.shown_total += len(chunk)
-                    self.shown += chunk[:max(0, SHOWN_CAP - len(self.shown))]
+                self._take(chunk)
         except (OSError, ValueError):
             pass
+        self._keep(self._carry)
+        self._carry = b""
+
+    def _take(self, chunk: bytes) -> None:
+        data = self._carry + chunk
+        mark = len(self._marker) + 1
+        while (at := data.find(self._marker)) >= 0 and len(data) >= at + mark:
+            self._keep(data[:at])
+            self.showing = data[at + mark - 1:at + mark] == b"1"
+            data = data[at + mark:]
+        # Hold back only a tail that could be the start of a marker (whole or cut between two reads).
+        hold = next((n for n in range(min(len(data), mark - 1), 0, -1) if self._marker.startswith(data[-n:])), 0)
+        self._carry = data[len(data) - hold:]
+        self._keep(data[:len(data) - hold])
+
+    def _keep(self, data: bytes) -> None:
+        if not data:
+            return
+        self.output_total += len(data)
+        room = OUTPUT_CAP - len(self.output)
+        if room > 0:
+            self.output += data[:room]
+        if self.showing:
+            self.shown_total += len(data)
+            self.shown += data[:max(0, SHOWN_CAP - len(self.shown))]
 
     def join(self) -> None:
+        """Wait for the end of the stream (the grader's marker end closes first, so the end can come)."""
+        if self._mark_fd is not None:
+            close_quietly(self._mark_fd)
+            self._mark_fd = None
         self._thread.join(timeout=2)
 
 
@@ -88,6 +130,8 @@ class WorkerProcess:
         # on processes do not bind root, and root can rewrite the results and the grader itself).
         drop = sandbox_uid() if self.level != FULL and os.geteuid() == 0 and reduced_can_drop_root() else None
         self._uid = drop
+        # The grader's own write end, for the shown/hidden markers (OutputDrain.switch); not inherited.
+        mark_w = os.dup(out_w)
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=req_r, stdout=out_w, stderr=out_w,
@@ -95,13 +139,13 @@ class WorkerProcess:
                 preexec_fn=functools.partial(set_limits, spec.limits, nproc, not spec.gpu, drop),
             )
         except OSError as exc:
-            os.close(out_r)
+            close_quietly(out_r, mark_w)
             raise InfrastructureError(f"could not start the sandbox: {exc}") from None
         finally:
             os.close(req_r)
             os.close(rep_w)
             os.close(out_w)
-        self._out = OutputDrain(out_r)
+        self._out = OutputDrain(out_r, mark_w)
         LIVE.add(self)
 
     @property

@@ -314,7 +314,7 @@ def _show(process, showing: bool) -> None:
     """Whether the worker's output from now on is the student's (a worker without a drain shows none)."""
     drain = getattr(process, "drain", None)
     if drain is not None:
-        drain.showing = showing
+        drain.switch(showing)
 
 
 class Remote:
