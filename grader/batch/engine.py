@@ -482,27 +482,31 @@ def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: B
         runner.on_finish = lambda: on_result(snapshot(False))
         runner.on_finish()
     console.print(f"grading {len(todo)} submission(s) with {min(jobs, max(1, len(todo)))} parallel job(s)")
-    interrupted = False
-    try:
-        if todo and options.fork:
-            runner.prepare_forking()
-        if todo:
-            _loop(runner, todo, jobs, len(todo))
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        with _holding_signals() as held:  # a signal from here on ends the run as an interruption would
+    # Ctrl-C and SIGTERM only ask the run to stop: the loop looks between two records, so a signal never
+    # lands inside a journal write, a progress line or the logging module's locks (where an exception
+    # raised by a handler can be swallowed, and the run then ended as if it had finished).
+    with _holding_signals() as stop:
+        interrupted = False
+        try:
+            if todo and options.fork:
+                runner.prepare_forking()
+            if todo and not stop:
+                _loop(runner, todo, jobs, len(todo), stop)
+        except KeyboardInterrupt:  # not the main thread's signals (grade_class called from a thread)
+            interrupted = True
+        finally:
             runner.close()
-    with _holding_signals() as late:
-        run = dataclasses.replace(snapshot(True), interrupted=interrupted or bool(held))
+        run = dataclasses.replace(snapshot(True), interrupted=interrupted or bool(stop))
         if not run.interrupted:
             for g in run.graded:
                 if g.from_journal:  # rewritten: the files may predate a crash, or belong to a renamed student
                     write_student_files(out, g)
-    return dataclasses.replace(run, interrupted=run.interrupted or bool(late))
+        # a signal while those files are written still says "interrupted": the next run rewrites them
+        return dataclasses.replace(run, interrupted=run.interrupted or bool(stop))
 
 
-def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
+def _loop(runner: _Runner, todo: deque, jobs: int, total: int, stop: list[int]) -> None:
+    """Start, watch and record children until all are done or a signal arrived (stop is not empty)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -524,7 +528,7 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
     shown = 0.0
     try:
         with progress:
-            while todo or running:
+            while (todo or running) and not stop:
                 while todo and len(running) < jobs:
                     key, sub, attempt = todo.popleft()
                     running.append(runner.start(key, sub, attempt))
@@ -532,8 +536,7 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
                 for child in list(running):
                     if _check(runner, child):
                         running.remove(child)
-                        with _interrupt_after():
-                            retry = _handle(runner, child, progress)
+                        retry = _handle(runner, child, progress)
                         if retry:
                             todo.append(retry)
                         else:
@@ -557,28 +560,23 @@ def _loop(runner: _Runner, todo: deque, jobs: int, total: int) -> None:
 
 @contextlib.contextmanager
 def _holding_signals():
-    """Ctrl-C and SIGTERM wait until the block ends; yields the list of those that arrived."""
+    """Ctrl-C and SIGTERM are recorded, not raised, until the block ends; yields the list of those that
+    arrived. A third one while it is held stops at once, for a run that no longer looks at the list."""
     held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield held
         return
-    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    def hold(signum, frame):
+        held.append(signum)
+        if len(held) >= 3:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield held
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _interrupt_after():
-    """Ctrl-C (or SIGTERM) while a finished submission is recorded takes effect once it is: its files,
-    journal line and progress line are all there, or none of them."""
-    with _holding_signals() as held:
-        yield
-    if held:
-        raise KeyboardInterrupt
 
 
 def _running_text(running: list[_Child], most: int = 3) -> str:
