@@ -77,6 +77,18 @@ class SimilarPair:
 
 
 @dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch."""
+
+    jobs: int = 0  # parallel children; 0: one per CPU core
+    data_dir: str | None = None
+    gpu: str = "off"  # many jobs on one GPU would fight over it; the GPU section is for single runs
+    isolation: str = "auto"
+    timeout_s: float = 0.0  # per submission, sandbox start and imports included; 0: from the rubric
+    fork: bool = True  # fork children from a process that imported the grader once (fast); else spawn
+
+
+@dataclass(frozen=True)
 class BatchRun:
     """A whole batch: every submission's outcome, in the source's order."""
 

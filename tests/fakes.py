@@ -72,3 +72,47 @@ class InProcessLauncher:
     def spawn(self, spec: SandboxSpec) -> InProcessWorker:
         self.spawned += 1
         return InProcessWorker()
+
+
+class _Finished:
+    """The part of Popen the batch loop uses, for a child that has already exited."""
+
+    def __init__(self, returncode: int):
+        self.returncode, self.pid = returncode, None
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
+
+
+def in_process_child_launcher(tmp, rubric, options, *, on_start=None):
+    """A grader.batch.children.ChildLauncher whose children are graded in this process (real worker code,
+    through InProcessLauncher) and have exited by the time start() returns: the batch loop, journal,
+    student files and signals, with no process started. on_start(key, sub, attempt) runs first."""
+    import json
+    import time
+
+    from grader.batch.children import Child, ChildLauncher
+    from grader.pipeline import GradeOptions, grade
+    from grader.serialize import to_plain
+
+    class InProcessChildLauncher(ChildLauncher):
+        def prepare(self) -> None:
+            pass
+
+        def kill(self, child, sig) -> None:
+            pass
+
+        def start(self, key, sub, attempt):
+            if on_start is not None:
+                on_start(key, sub, attempt)
+            out, err = self.tmp / f"{key}.json", self.tmp / f"{key}.err"
+            result = grade(sub.path, self.rubric, GradeOptions(threads=1, gpu="off"), zygote=InProcessLauncher())
+            out.write_text(json.dumps({"result": to_plain(result)}))
+            err.write_bytes(b"")
+            now = time.monotonic()
+            return Child(key, sub, attempt, _Finished(0), out, err, now, now + self.timeout)
+
+    return InProcessChildLauncher(tmp, rubric, options, 60.0)

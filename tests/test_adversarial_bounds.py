@@ -129,7 +129,7 @@ def _terminal(result, show_hidden: bool) -> str:
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.get("inert")], ids=lambda c: c["name"])
 def test_what_staff_and_students_open_is_inert(case, tmp_path):
-    from grader.batch.engine import feedback_text
+    from grader.batch.student_files import feedback_text
     from grader.pipeline import GradeOptions, grade
     from grader.report.gradescope import to_results_json
     from grader.rubric import load_rubric

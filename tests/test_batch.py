@@ -337,7 +337,7 @@ def test_failures_are_results_and_infrastructure_failures_are_retried(tmp_path, 
     "needs regrade" with no score; the next run grades it and only it."""
     from rich.console import Console
 
-    from grader.batch import engine as batch
+    from grader.batch import children
 
     folder = tmp_path / "class"
     folder.mkdir()
@@ -352,9 +352,9 @@ def test_failures_are_results_and_infrastructure_failures_are_retried(tmp_path, 
         proc = subprocess.Popen([sys.executable, "-c", fakes[sub.path.name]], start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         now = time.monotonic()
-        return batch._Child(key, sub, attempt, proc, self.tmp / f"{key}.json", err, now, now + self.timeout)
+        return children.Child(key, sub, attempt, proc, self.tmp / f"{key}.json", err, now, now + self.timeout)
 
-    monkeypatch.setattr(batch._Runner, "start", fake_start)
+    monkeypatch.setattr(children.ChildLauncher, "start", fake_start)
     source = open_source(folder, tmp_path / "work")
     out = tmp_path / "out"
     log = io.StringIO()
@@ -622,19 +622,19 @@ def test_a_hard_kill_at_the_time_limit_keeps_the_checks_finished(tmp_path, tiny_
     the outcomes it saved as it went are scored."""
     from rich.console import Console
 
-    from grader.batch import engine as batch
+    from grader.batch.children import ChildLauncher
 
     folder = tmp_path / "class"
     folder.mkdir()
     (folder / "hang.py").write_text(HANG)
-    command = batch._Runner.command
+    command = ChildLauncher.command
 
     def without_stop(self, *args):
         cmd = command(self, *args)
         at = cmd.index("--stop-at")
         return cmd[:at] + cmd[at + 2:]
 
-    monkeypatch.setattr(batch._Runner, "command", without_stop)
+    monkeypatch.setattr(ChildLauncher, "command", without_stop)
     run = grade_class(open_source(folder, tmp_path / "work"), tmp_path / "out", tiny_rubric,
                       BatchOptions(jobs=1, timeout_s=8), console=Console(file=io.StringIO()))
     (g,) = run.graded
@@ -646,27 +646,26 @@ def test_a_hard_kill_at_the_time_limit_keeps_the_checks_finished(tmp_path, tiny_
     assert "grading was stopped at the time limit" in feedback and "1.2 clip" not in feedback  # clip is hidden
 
 
-def test_progress_names_who_is_running_and_warns_of_a_slow_one(tiny_rubric, tmp_path):
+def test_progress_names_who_is_running_and_warns_of_a_slow_one(tmp_path):
     from rich.console import Console
     from rich.progress import Progress
 
-    from grader.batch import engine as batch
+    from grader.batch.children import Child
+    from grader.batch.progress import running_text, warn_slow
     from grader.classrun import Person, StudentSubmission
 
-    runner = batch._Runner(tmp_path, tiny_rubric, BatchOptions(timeout_s=300), Console(file=io.StringIO()))
     now = time.monotonic()
 
     def child(key, age):
         sub = StudentSubmission(key, tmp_path / key, (Person(key),), key)
-        return batch._Child(key, sub, 1, None, tmp_path, tmp_path, now - age, now + 300)
+        return Child(key, sub, 1, None, tmp_path, tmp_path, now - age, now + 300)
 
     running = [child("[red]ada", 4), child("ben", 95), child("cy", 3)]
-    assert batch._running_text(running, most=2) == "[dim]running:[/] ben 95s, \\[red]ada 4s +1"
+    assert running_text(running, most=2) == "[dim]running:[/] ben 95s, \\[red]ada 4s +1"
     log = io.StringIO()
     progress = Progress(console=Console(file=log, width=200))
-    runner.durations = [5.0, 6.0, 7.0]
-    batch._warn_slow(runner, running, progress)
-    batch._warn_slow(runner, running, progress)  # once per submission
+    warn_slow([5.0, 6.0, 7.0], 300, running, progress)
+    warn_slow([5.0, 6.0, 7.0], 300, running, progress)  # once per submission
     assert log.getvalue().count("has been running") == 1
     assert "ben has been running for 95 s, over 16x the median (6.0 s); it is stopped at 300 s" in log.getvalue()
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 from fakes import InProcessLauncher
 from rich.console import Console
 
@@ -203,3 +204,80 @@ def test_two_rubrics_with_the_same_test_file_name_each_run_their_own_tests(write
     path = write("sub.py", GOOD)
     first, second = (grade(path, rubric, OPTIONS, zygote=InProcessLauncher()) for rubric in rubrics)
     assert first.score == 5 and second.score == 2  # b's mean check expects 99
+
+
+# -- the batch loop, no process started ----------------------------------------------------------------
+
+def _class_of(tmp_path, sources: dict[str, str]):
+    from grader.batch.source import open_source
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, text in sources.items():
+        (folder / f"{name}.py").write_text(text)
+    return open_source(folder, tmp_path / "work")
+
+
+def test_batch_loop_records_journal_files_and_grades_in_process(tmp_path, tiny_rubric):
+    from fakes import in_process_child_launcher
+
+    from grader.batch.engine import grade_class
+    from grader.classrun import BatchOptions
+
+    source = _class_of(tmp_path, {"ada": GOOD, "ben": GOOD.replace("x.mean()", "x.sum()"), "cy": GOOD + "# same\n"})
+    out = tmp_path / "out"
+    options = BatchOptions(jobs=2)
+    launcher = in_process_child_launcher(out / ".work" / "children", tiny_rubric, options)
+    log = io.StringIO()
+    run = grade_class(source, out, tiny_rubric, options, console=Console(file=log), launcher=launcher)
+    by = {g.submission.key: g for g in run.graded}
+    assert {k: (g.status, g.result.score) for k, g in by.items()} == {
+        "ada": ("graded", 5), "ben": ("graded", 3), "cy": ("graded", 5)}
+    assert not run.interrupted and run.graded_now == 3
+    journal = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    assert sorted(e["submission"] for e in journal) == ["ada", "ben", "cy"]
+    assert json.loads((out / "ben" / "results.json").read_text())["score"] == 3
+    assert "that is the sum, not the mean" in (out / "ben" / "feedback.txt").read_text()
+    assert not list((out / ".work" / "children").iterdir())  # each child's files go once it is recorded
+    assert "✓ ben  3/5 (60%)" in log.getvalue()
+    again = grade_class(source, out, tiny_rubric, options, console=Console(file=io.StringIO()),
+                        launcher=in_process_child_launcher(out / ".work" / "children", tiny_rubric, options))
+    assert again.graded_now == 0 and all(g.from_journal for g in again.graded)  # the journal is the commit point
+
+
+@pytest.mark.parametrize("when, kept", [("start", 2), ("record", 1)])
+def test_a_signal_stops_the_batch_between_two_records_never_inside_one(when, kept, tmp_path, tiny_rubric):
+    """SIGTERM (Ctrl-C alike) while the second child starts, or while the first result is being recorded:
+    the run stops after the record in hand, says it was interrupted, and kept exactly what it journaled."""
+    import os
+    import signal
+
+    from fakes import in_process_child_launcher
+
+    from grader.batch.engine import grade_class
+    from grader.classrun import NEEDS_REGRADE, BatchOptions
+
+    source = _class_of(tmp_path, {f"s{n}": GOOD + f"# {n}\n" for n in range(5)})
+    out = tmp_path / "out"
+    options = BatchOptions(jobs=1)
+    started = []
+
+    def on_start(key, sub, attempt):
+        started.append(sub.key)
+        if when == "start" and len(started) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def on_result(run):
+        if when == "record" and run.graded_now == 1:  # inside the first record: nothing may raise here
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    launcher = in_process_child_launcher(out / ".work" / "children", tiny_rubric, options, on_start=on_start)
+    previous = signal.getsignal(signal.SIGTERM)
+    run = grade_class(source, out, tiny_rubric, options, console=Console(file=io.StringIO()),
+                      launcher=launcher, on_result=on_result)
+    assert signal.getsignal(signal.SIGTERM) is previous  # the batch's handlers are gone
+    assert run.interrupted
+    journal = (out / "journal.jsonl").read_text().splitlines()
+    assert len(journal) == len(started) == kept
+    assert [g.status for g in run.graded].count(NEEDS_REGRADE) == 5 - kept
+    assert all((out / g.submission.key / "results.json").exists() for g in run.graded if g.status != NEEDS_REGRADE)

@@ -88,7 +88,7 @@ def load_submission(path: str | Path, *, keep: str = "definitions", required: tu
     files_dir = None
     if p.is_dir():
         files_dir = str(p.resolve())
-        p = _pick_from_folder(p)
+        p = pick_from_folder(p)
     raw = _read_bytes(p)
     if p.suffix.lower() == ".ipynb":
         sources, kind = _notebook_sources(raw, p), "ipynb"
@@ -153,7 +153,8 @@ def _without_shadowing_stubs(statements):
     return out
 
 
-def _pick_from_folder(folder: Path) -> Path:
+def pick_from_folder(folder: Path) -> Path:
+    """The one notebook (else the one .py file) a folder submission holds; a SubmissionError otherwise."""
     candidates = [
         f for f in sorted(folder.rglob("*"))
         if f.is_file() and not f.is_symlink() and f.suffix.lower() in (".ipynb", ".py")
