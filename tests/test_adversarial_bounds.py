@@ -283,7 +283,7 @@ def test_a_stopped_child_takes_its_spinning_worker_with_it(fork, tmp_path, monke
     shutil.copy(CORPUS / "orphan_busy_loop.py", folder / "spin.py")
     rubric = load_rubric(_slow_rubric(tmp_path))
     counted: list[tuple[str, int, int]] = []
-    handle = engine._handle
+    handle = engine.record
 
     def counting(runner, child, progress):
         # Counted when the batch records the stopped child, before anything else (the template's own
@@ -295,7 +295,7 @@ def test_a_stopped_child_takes_its_spinning_worker_with_it(fork, tmp_path, monke
         counted.append((child.sub.key, during, len(_spinning())))
         return handle(runner, child, progress)
 
-    monkeypatch.setattr(engine, "_handle", counting)
+    monkeypatch.setattr(engine, "record", counting)
     seen, done = [], threading.Event()
 
     def sample():  # proof that the worker did spin while the child ran

@@ -106,3 +106,30 @@ def test_public_api_is_curated_and_cheap_to_import():
     code = "import sys, grader; print('torch' in sys.modules, 'pytest' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
     assert r.stdout.split() == ["False", "False"]
+
+
+def test_every_implementation_has_the_methods_its_protocol_names():
+    """The Protocols are the contract the fast tests' fakes are held to: a method the real class gains
+    or changes there is one the fakes must follow."""
+    import inspect
+
+    from fakes import InProcessLauncher, InProcessWorker, in_process_child_launcher
+
+    from grader.batch.children import ChildLauncher, Children
+    from grader.sandbox.forked import ForkedWorker, Zygote
+    from grader.sandbox.interfaces import Launcher, Worker
+    from grader.sandbox.process import WorkerProcess
+
+    def methods(cls) -> dict[str, list[str]]:
+        return {n: [p for p in inspect.signature(v).parameters if p != "self"]
+                for n, v in vars(cls).items() if not n.startswith("_") and inspect.isfunction(v)}
+
+    fake_children = type(in_process_child_launcher(PROJECT, None, None))
+    pairs = [(Worker, WorkerProcess), (Worker, ForkedWorker), (Worker, InProcessWorker), (Launcher, Zygote),
+             (Launcher, InProcessLauncher), (Children, ChildLauncher), (Children, fake_children)]
+    assert set(methods(Children)) == {"prepare", "close", "start", "collect", "kill", "forget"}
+    for proto, impl in pairs:
+        for name, params in methods(proto).items():
+            assert hasattr(impl, name), f"{impl.__name__} lacks {name}() of {proto.__name__}"
+            got = [p for p in inspect.signature(getattr(impl, name)).parameters if p != "self"]
+            assert got == params, f"{impl.__name__}.{name}{tuple(got)} is not {proto.__name__}.{name}{tuple(params)}"

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import grader
 from grader.batch.verdicts import failed_result, stopped_result, timeout_message
@@ -35,6 +36,31 @@ class Child:
     deadline: float
     terminated_at: float = 0.0
     warned: bool = False  # announced as running far longer than the median
+
+
+class Children(Protocol):
+    """What the batch loop needs of whatever starts its children: ChildLauncher, or a test's stand-in."""
+
+    rubric: Rubric
+    timeout: float  # seconds a child may run, sandbox start and imports included
+
+    def prepare(self) -> None:
+        """Before the first start (a warm parent to fork from, say)."""
+
+    def close(self) -> None:
+        """After the last child."""
+
+    def start(self, key: str, sub: StudentSubmission, attempt: int) -> Child:
+        """A child grading sub, running or already finished."""
+
+    def collect(self, child: Child) -> tuple[Status, GradeResult | None, str]:
+        """What a finished (or stopped) child earned: status, result, message."""
+
+    def kill(self, child: Child, sig: int) -> None:
+        """Send sig to the child and everything it started."""
+
+    def forget(self, child: Child) -> None:
+        """Remove what a recorded child left behind."""
 
 
 class ChildLauncher:

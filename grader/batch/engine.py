@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 
 import grader
-from grader.batch.children import Child, ChildLauncher
+from grader.batch.children import Child, ChildLauncher, Children
 from grader.batch.journal import STORE, Journal, content_sha256, journal_key, rubric_sha256
 from grader.batch.progress import progress_bar, result_line, retry_line, running_text, warn_slow
 from grader.batch.student_files import write_student_files
@@ -40,7 +40,7 @@ FAILED = ("crashed", "timeout", NEEDS_REGRADE)  # statuses counted as failed on 
 class Runner:
     """What the loop records: the journal line, each student's files, the counts and the durations."""
 
-    def __init__(self, out: Path, launcher: ChildLauncher, console):
+    def __init__(self, out: Path, launcher: Children, console):
         self.out, self.launcher, self.console = out, launcher, console
         self.rubric = launcher.rubric
         self.journal = Journal(out / "journal.jsonl")
@@ -86,7 +86,7 @@ class Runner:
 
 def grade_class(source: ClassSource, out: str | Path, rubric: Rubric, options: BatchOptions = BatchOptions(),
                 *, console=None, regrade: frozenset[str] = frozenset(), only: frozenset[str] | None = None,
-                on_result=None, launcher=None) -> BatchRun:
+                on_result=None, launcher: Children | None = None) -> BatchRun:
     """Grade every submission not already in the journal; Ctrl-C stops cleanly and keeps what is done.
     regrade: submission keys graded afresh whatever the journal holds; only: grade just these keys afresh
     (the others come from the journal, or are left out). on_result(the run so far, complete rows only)
@@ -182,7 +182,7 @@ def _loop(runner: Runner, todo: deque, jobs: int, total: int, stop: list[int]) -
                 for child in list(running):
                     if _check(launcher, child):
                         running.remove(child)
-                        retry = _handle(runner, child, progress)
+                        retry = record(runner, child, progress)
                         if retry:
                             todo.append(retry)
                         else:
@@ -225,7 +225,7 @@ def _holding_signals():
             signal.signal(sig, handler)
 
 
-def _check(launcher: ChildLauncher, child: Child) -> bool:
+def _check(launcher: Children, child: Child) -> bool:
     """True once the child has exited; stops it (SIGTERM, then SIGKILL) past its deadline."""
     if child.proc.poll() is not None:
         return True
@@ -238,8 +238,8 @@ def _check(launcher: ChildLauncher, child: Child) -> bool:
     return False
 
 
-def _handle(runner: Runner, child: Child, progress):
-    """Record a finished child; returns what to retry, if anything."""
+def record(runner: Runner, child: Child, progress):
+    """Record a finished child (journal, files, progress line); returns what to retry, if anything."""
     status, result, message = runner.launcher.collect(child)
     seconds = time.monotonic() - child.started
     if status == NEEDS_REGRADE and child.attempt < TRIES:

@@ -52,7 +52,14 @@ def describe(value) -> str:
 
 
 def expect_tensor(got, *, what: str, dtype: torch.dtype | None = None, shape=None, device: str | None = None):
-    """got must be exactly a torch.Tensor (no subclass), with the given dtype, shape and device type."""
+    """got must be exactly a torch.Tensor (no subclass), with the given dtype, shape and device type.
+
+    Args:
+        got: what the student's function returned.
+        what: how the student's call is named in the message ("relu(x)").
+        dtype, shape, device: each checked only when given (device by type: "cpu", "cuda").
+    Returns: got. Raises: Feedback, worded for the student.
+    """
     if isinstance(got, NonPlainTensor):
         raise Feedback(f"{what} returned {describe(got)}; return a plain torch.Tensor")
     if type(got) is not torch.Tensor:
@@ -88,7 +95,19 @@ def close(got: torch.Tensor, expected: torch.Tensor, *, rtol: float, atol: float
 def expect_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-4, atol: float = 1e-5,
                  dtype: torch.dtype | None = None, device: str | None = None,
                  hints: dict[str, object] | None = None, check_dtype: bool = True) -> torch.Tensor:
-    """got must equal expected within tolerance, with the same shape (no broadcasting) and dtype."""
+    """got must equal expected within tolerance, with the same shape (no broadcasting) and dtype.
+
+    Args:
+        got: what the student's function returned.
+        expected: the reference value, computed by the grader (never in the sandbox).
+        what: how the student's call is named in the message ("softmax(x, dim=1)").
+        rtol, atol: as torch.allclose; NaN or inf where expected is finite always fails.
+        dtype: the dtype got must have, when it is not expected's; check_dtype=False skips the check.
+        device: the device type got must be on, when given.
+        hints: {mistake in words: its value, or a function computing it}; when got matches one, the
+            message ends with "hint: <mistake>" and Feedback.hint holds it (the class report counts it).
+    Returns: got. Raises: Feedback.
+    """
     try:
         expect_tensor(got, what=what, device=device)
         if tuple(got.shape) != tuple(expected.shape):
@@ -132,6 +151,13 @@ def recognise(got, hints: dict[str, object], *, rtol: float, atol: float) -> str
 
 
 def expect_finite(got: torch.Tensor, *, what: str) -> None:
+    """Every value of got must be finite.
+
+    Args:
+        got: a tensor the student's function returned (expect_tensor first).
+        what: how the student's call is named in the message.
+    Raises: Feedback naming the first non-finite index.
+    """
     bad = ~torch.isfinite(got)
     if bool(bad.any()):
         flat = int(bad.reshape(-1).nonzero()[0])
@@ -142,7 +168,17 @@ def expect_finite(got: torch.Tensor, *, what: str) -> None:
 def checked_vjp(student, target, args, *, wrt, cotangent=None, **kwargs):
     """student.vjp, with the output it reports checked against a plain call of the same function on the
     same inputs: the sandbox computes both, and a worker patched to answer gradients of another
-    function (F.cross_entropy for a stub mle_loss) is caught unless its plain calls answer so too."""
+    function (F.cross_entropy for a stub mle_loss) is caught unless its plain calls answer so too.
+
+    Args:
+        student: the `student` (or `sandbox`) fixture.
+        target: a function's name, or (Remote, method name) for a method of an object in the sandbox.
+        args: the positional arguments of the call, a list.
+        wrt: indices of the args to differentiate with respect to.
+        cotangent: the vector of the product (default: ones like the output).
+        kwargs: keyword arguments of the call (params=True: also the gradients of the object's parameters).
+    Returns: (output, gradients of wrt, {parameter name: gradient} when params=True).
+    """
     out, grads, named = sandbox_of(student).vjp(target, args, wrt=wrt, cotangent=cotangent, **kwargs)
     if isinstance(target, str):
         plain, label = sandbox_of(student).call(target, *args), f"{target}()"

@@ -217,11 +217,25 @@ class Student:
         return value
 
     def call(self, name: str, *args, timeout: float | None = None, **kwargs):
+        """Call the student's `name`(*args, **kwargs) in the sandbox, by value.
+
+        Args:
+            name: a name the submission defines (function or class).
+            args, kwargs: tensors, numbers, strings, lists, dicts and Remote handles.
+            timeout: seconds for this call (default: the rubric's call_timeout_s).
+        Returns: copies of plain values and tensors, or a Remote for anything else. Raises: StudentError
+        (the student's own exception, worded for them), SubmissionFault (timeout, crash, bad reply).
+        """
         return self.request("call", self._unwrap([list(args), kwargs]), label=f"{name}()",
                             timeout=timeout, target=name)
 
     def trace(self, name: str, *args, timeout: float | None = None, **kwargs):
-        """Call `name` and also return what it used (a Trace), for from-the-formula checks."""
+        """Call `name` and also return what it used, for from-the-formula checks.
+
+        Args: as call().
+        Returns: (the output, a Trace: the Python functions and the ATen ops the call ran, and whether
+        torch functions were switched off); the names are checked and bounded here.
+        """
         reply = self.request("trace", self._unwrap([list(args), kwargs]), label=f"{name}()",
                              timeout=timeout, target=name)
         # What the sandbox reports (a patched worker can report anything) is checked and is only text
@@ -232,17 +246,32 @@ class Student:
         return reply[0], Trace(_names(reply[1]), _names(reply[2]), reply[3])
 
     def vjp(self, name: str, args, wrt, cotangent=None, *, params: bool = False, timeout=None, **kwargs):
-        """Output and vector-Jacobian products of a student function (or Remote method)."""
+        """Output and vector-Jacobian products of a student function (or Remote method), computed in
+        the sandbox; use compare.checked_vjp, which also checks the output against a plain call.
+
+        Args:
+            name: a function's name, or (Remote, method name).
+            args: the positional arguments, a list; wrt: indices of the args to differentiate.
+            cotangent: the vector of the product (default: ones like the output).
+            params: also the gradients of the object's parameters.
+        """
         fields = {"target": name} if isinstance(name, str) else {"handle": name[0]._handle.id, "method": name[1]}
         label = f"{name}()" if isinstance(name, str) else f"{name[0]._handle.type}.{name[1]}()"
         return self.request("vjp", self._unwrap([list(args), kwargs, list(wrt), cotangent, params]),
                             label=f"gradient of {label}", timeout=timeout, **fields)
 
     def seed(self, n: int) -> None:
+        """Seed torch's generators in the sandbox (for a check of code that draws random numbers)."""
         self.request("seed", int(n), label="seeding")
 
     def mnist(self, name: str, count: int | None = None) -> "Remote":
-        """A fresh copy, in the sandbox, of MNIST's `name` (its first `count` records when given)."""
+        """A fresh copy, in the sandbox, of MNIST records as one tensor (images normalised and flattened
+        by the grader), as a Remote to pass to the student's code.
+
+        Args:
+            name: "train_images", "train_labels" or "test_images" (test labels never enter the sandbox).
+            count: its first `count` records, when given.
+        """
         value = name if count is None else [name, int(count)]
         return self.request("mnist", value, label=f"loading MNIST {name}", timeout=60)
 
@@ -279,6 +308,7 @@ class Student:
         return model
 
     def same(self, a: "Remote", b: "Remote") -> bool:
+        """Whether two handles name the same object in the sandbox (a method that returns self, say)."""
         return self.request("same", self._unwrap([a, b]), label="comparing objects") is True
 
     def loss_log(self) -> list[int]:
