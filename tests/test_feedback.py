@@ -344,6 +344,8 @@ def test_version_and_help_list_every_command(capsys):
     for command in ["SUBMISSION", *COMMANDS]:
         row = [line for line in lines if line.startswith(f"  grade {command} ")]
         assert len(row) == 1 and len(row[0].split(None, 2)[2]) > 10, command  # one line each, that says something
+    too_wide = [line for line in lines if len(line) > 100]
+    assert not too_wide, too_wide  # `grade --help` reads whole in a 100-column terminal
     assert main([]) == 2  # no submission: the overview, as a usage error
 
 
