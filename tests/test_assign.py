@@ -41,3 +41,23 @@ def test_strip_keeps_indentation_and_docstrings():
 def test_unbalanced_markers_are_config_errors(src):
     with pytest.raises(ConfigError):
         strip_solutions(src, "cell 3")
+
+
+def test_release_never_calls_itself_the_reference_solution(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# MLP\n*CS 419, reference solution.*\n\nThis Reference  Solution is long."),
+        nbformat.v4.new_code_cell("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\ny = 'reference solution'  # code as is"),
+    ])
+    reference = tmp_path / "ref.ipynb"
+    nbformat.write(nb, str(reference))
+    release = nbformat.reads(make_release(reference), as_version=4)
+    header, code = release.cells
+    assert header.source == "# MLP\n*CS 419, assignment.*\n\nThis Assignment is long."
+    assert code.source == "raise NotImplementedError\ny = 'reference solution'  # code as is"
+
+
+@pytest.mark.parametrize("assignment", ["mnist_mlp", "backprop"])
+def test_committed_release_does_not_say_reference_solution(assignment):
+    release = find_rubric(assignment).release
+    cells = nbformat.read(str(release), as_version=4).cells
+    assert not [c for c in cells if c.cell_type == "markdown" and "reference solution" in c.source.lower()]

@@ -102,6 +102,17 @@ def test_the_bundled_backprop_assignment_passes_its_check(data_dir, capsys):
     assert out.count("caught by:") == 4
 
 
+def test_the_mnist_mlp_reference_earns_every_public_point(data_dir):
+    # What `grade check` asserts as "public": a correct notebook passes every check students run.
+    from grader.pipeline import GradeOptions, grade
+    from grader.rubric import find_rubric
+
+    rubric = find_rubric("mnist_mlp")
+    result = grade(rubric.reference, find_rubric("mnist_mlp", public=True),
+                   GradeOptions(data_dir=data_dir, threads=1, gpu="off"))
+    assert result.score == result.max_score == 5, [(i.name, i.feedback) for i in result.items if i.score < i.max_score]
+
+
 def test_check_needs_a_reference(capsys):
     public = PROJECT / "assignments" / "mnist_mlp" / "public"
     assert main(["check", "--rubric", str(public)]) == 1

@@ -344,6 +344,8 @@ def test_version_and_help_list_every_command(capsys):
     for command in ["SUBMISSION", *COMMANDS]:
         row = [line for line in lines if line.startswith(f"  grade {command} ")]
         assert len(row) == 1 and len(row[0].split(None, 2)[2]) > 10, command  # one line each, that says something
+    too_wide = [line for line in lines if len(line) > 100]
+    assert not too_wide, too_wide  # `grade --help` reads whole in a 100-column terminal
     assert main([]) == 2  # no submission: the overview, as a usage error
 
 
@@ -393,3 +395,80 @@ def test_the_student_kit_holds_no_hidden_checks_and_checks_a_notebook(tmp_path):
     # Without the hidden suites, even the plain rubric is the public one.
     assert "rubric: PyTorch Tutorial I: MNIST MLP (public checks)" in r.stdout and "score 0.0 1.0" in r.stdout
     assert "leaky_relu() is not implemented yet (cell 20, line 3)" in r.stdout  # the same report as `grade`
+
+
+# The student's side, run by the new venv's python: a kernel of that python runs the notebook's cells
+# (not the optional demo, which downloads MNIST), then the check cell appended to the saved notebook.
+RUN_NOTEBOOK = """\
+import sys
+import nbformat
+from nbclient import NotebookClient
+
+notebook, out = sys.argv[1], sys.argv[2]
+nb = nbformat.read(notebook, as_version=4)
+demo = next(i for i, c in enumerate(nb.cells) if c.source.startswith("# Optional demo"))
+nb.cells.append(nbformat.v4.new_code_cell(
+    "import sys, grader\\nprint('kernel', sys.executable)\\nprint('grader from', grader.__file__)\\n"
+    "from grader import check\\nr = check()\\nprint('score', r.score, r.max_score, r.isolation_level.value)"))
+nbformat.write(nb, notebook)  # check() grades the notebook as last saved: the student saves first
+client = NotebookClient(nb, kernel_name="python3", timeout=240, resources={"metadata": {"path": "."}})
+with client.setup_kernel():
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and not demo <= index < len(nb.cells) - 1:
+            client.execute_cell(cell, index)
+nbformat.write(nb, out)
+"""
+
+
+@pytest.mark.slow
+def test_the_kit_installed_in_a_fresh_venv_checks_a_notebook_through_nbclient(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+    from pathlib import Path
+
+    from grader.cli import main
+    from grader.sandbox.host import bwrap_works
+
+    kit = tmp_path / "kit"
+    assert main(["student-kit", "-o", str(kit)]) == 0
+    assert ".venv/bin/pip install -e ./mlgrader" in (kit / "README.md").read_text()  # the install tested here
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # Nothing is downloaded: this interpreter's packages (torch, pip, setuptools, nbclient, ipykernel)
+    # are reachable from the new venv, but not its install of the grader, whose hook is a .pth of its own.
+    (site / "zz_test_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    # --ignore-installed: pip must not touch the grader installed where the test's packages are.
+    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-build-isolation",
+                          "--ignore-installed", "-e", "./mlgrader"], cwd=kit, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    installed = [p for root in (site, kit / "mlgrader") for p in root.rglob("*")]
+    assert any(p.name.startswith("mlgrader-") and p.name.endswith(".dist-info") for p in installed)
+    assert not [p for p in installed if {"rubrics", "reference_solution"} & set(p.parts)]
+
+    # The student edits the release in place: the half-done notebook, the only one in the folder.
+    shutil.copy(HALF_DONE, kit / "mnist_mlp.ipynb")
+    (tmp_path / "run_notebook.py").write_text(RUN_NOTEBOOK)
+    executed = tmp_path / "executed.ipynb"
+    r = subprocess.run([str(python), str(tmp_path / "run_notebook.py"), "mnist_mlp.ipynb", str(executed)],
+                       cwd=kit, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = "".join(o.get("text", "") for o in nbformat.read(str(executed), as_version=4).cells[-1].outputs
+                  if o.output_type == "stream")
+    assert f"kernel {python}\n" in out  # the kernel is the new venv's python
+    # Imported through the venv's install of the kit, not from this checkout or any other.
+    assert f"grader from {kit / 'mlgrader' / 'grader' / '__init__.py'}\n" in out
+    assert str(PROJECT) not in out
+    assert "PyTorch Tutorial I: MNIST MLP (public checks)" in out and "Total: 2 / 5" in out
+    assert "✗ 0/1  1.2  Part 2: activations at a few points" in out
+    assert "leaky_relu() is not implemented yet (cell 20, line 3)" in out  # the same report as `grade`
+    assert "train() is not implemented yet (cell 35, line 3)" in out
+    assert "score 2.0 5.0 " in out
+    if bwrap_works():  # the public checks ran in the sandbox from inside the kernel, as from `grade`
+        assert "score 2.0 5.0 full\n" in out

@@ -12,6 +12,8 @@ from grader.errors import ConfigError
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 HIDDEN_TAGS = {"hidden", "solution", "instructor"}
+# The reference's prose may call itself the solution ("CS 419, reference solution."); the release must not.
+SOLUTION_WORDS = re.compile(r"reference\s+solution", re.IGNORECASE)
 
 
 def strip_solutions(source: str, where: str) -> str:
@@ -47,6 +49,9 @@ def make_release(reference: Path) -> str:
             cell.source = strip_solutions(cell.source, f"{reference.name} cell {index}")
             cell.outputs = []
             cell.execution_count = None
+        elif cell.cell_type == "markdown":
+            cell.source = SOLUTION_WORDS.sub(lambda m: "Assignment" if m[0][0].isupper() else "assignment",
+                                             cell.source)
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",) and v}
         cells.append(cell)
     nb.cells = cells

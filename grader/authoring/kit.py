@@ -22,6 +22,9 @@ checks their sandbox):
     python3 -m venv .venv
     .venv/bin/pip install -e ./mlgrader
 
+Keep the `-e`: the grader finds the public checks in `mlgrader/`, and a plain install leaves them
+behind.
+
 Check the saved notebook from a terminal:
 
     .venv/bin/grade {notebook} --public

@@ -1,4 +1,4 @@
-"""`grade gradescope`: build the Gradescope autograder zip for an assignment (checked first, tried after)."""
+"""`grade gradescope`: build an assignment's Gradescope autograder zip (checked first, tried after)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`grade student-kit`: write what students get: the release notebook, the grader with the public checks only, install steps."""
+"""`grade student-kit`: write what students get (release notebook, grader, public checks only); with install steps."""
 
 from __future__ import annotations
 
