@@ -180,6 +180,27 @@ def test_training_hints_are_read_off_the_run():
     assert "went up" in measured_hints(w, moved, 2.0, 2.5)[0]
     assert "ln(10)" in measured_hints(w, moved, 2.5, math.log(10))[0]
     assert measured_hints(w, moved, 2.3, 0.4) == []  # a run that trained: nothing to say
+    assert measured_hints(w, moved, 2.3, 0.4, held_gradient=2.0) == []  # the last step's gradient, kept
+    assert "optimizer.zero_grad()" in measured_hints(w, moved, 2.3, 2.2, held_gradient=40.0)[0]
+
+
+def test_the_held_gradient_is_measured_against_one_minibatch_computed_here():
+    import torch
+
+    from grader.suites.training import held_gradient_ratio
+    from grader.suites.weights import relu_logits
+
+    g = torch.Generator().manual_seed(0)
+    w = {"weights.0": torch.randn(6, 4, generator=g), "biases.0": torch.randn(4, generator=g),
+         "weights.1": torch.randn(4, 3, generator=g), "biases.1": torch.randn(3, generator=g)}
+    x, y = torch.randn(8, 6, generator=g), torch.randint(0, 3, (8,), generator=g)
+    leaf = {k: t.double().requires_grad_() for k, t in w.items()}
+    torch.nn.functional.cross_entropy(relu_logits(leaf, x), y).backward()
+    one = {k: float(t.grad.norm()) for k, t in leaf.items()}
+    assert abs(held_gradient_ratio(one, w, x, y) - 1) < 1e-9
+    assert abs(held_gradient_ratio({k: 30 * v for k, v in one.items()}, w, x, y) - 30) < 1e-6
+    assert held_gradient_ratio({**one, "biases.1": None}, w, x, y) is None  # no gradient held: nothing to say
+    assert held_gradient_ratio({**one, "weights.0": float("nan")}, w, x, y) is None
 
 
 def test_two_rubrics_with_the_same_test_file_name_each_run_their_own_tests(write, tmp_path):

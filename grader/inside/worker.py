@@ -348,6 +348,11 @@ class Worker:
                     held.copy_(t)
         return [{k: t.detach().clone() for k, t in tensors.items()}, swapped]
 
+    def op_grad_norms(self, _body, value):
+        """model: the norm of each contract tensor's .grad as the model holds it now (None: no grad)."""
+        return {k: None if getattr(t, "grad", None) is None else float(t.grad.detach().double().norm())
+                for k, t in contract_tensors(value, None).items()}
+
     def op_grader_mlp(self, _body, value):
         return GraderMLP(value)
 

@@ -300,6 +300,15 @@ class Student:
             raise ProtocolViolation("the sandbox sent malformed parameters")
         return reply[0], frozenset(reply[1])
 
+    def grad_norms(self, model: "Remote") -> dict[str, float | None]:
+        """The norm of the .grad each of the model's weights and biases holds (None where there is none);
+        reported by the sandbox, so for feedback only, never for a score."""
+        reply = self.request("grad_norms", self._unwrap(model), label=f"{model!r} gradients")
+        if not (isinstance(reply, dict) and len(reply) <= 64 and all(
+                isinstance(k, str) and (v is None or type(v) is float) for k, v in reply.items())):
+            raise ProtocolViolation("the sandbox sent malformed gradient norms")
+        return reply
+
     def grader_mlp(self, weights: dict) -> "Remote":
         """The grader's own relu MLP, in the sandbox, holding `weights` (contract keys)."""
         model = self.request("grader_mlp", weights, label="building the grader's MLP")

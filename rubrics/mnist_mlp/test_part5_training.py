@@ -9,7 +9,7 @@ import torch
 
 from grader.suites.compare import Feedback, describe, expect_tensor
 from grader.suites.student import Remote, sandbox_of
-from grader.suites.training import measured_hints
+from grader.suites.training import held_gradient_ratio, measured_hints
 from grader.suites.weights import TRAIN_HELPERS, mlp_weights, read_weights, relu_logits
 
 SMALL = (784, 32, 10)
@@ -131,12 +131,17 @@ def test_train_mnist_accuracy(student, mnist, settings, record_property):
            f"lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
     sandbox_of(student).seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
     start = _weights(r["seed"], sizes)
-    _, _, trained = _train(student, start, images, labels, timeout=float(settings["train_timeout_s"]), **r)
+    got, model, trained = _train(student, start, images, labels, timeout=float(settings["train_timeout_s"]), **r)
     x, y = _flat(mnist.images("train")[:n]), mnist.labels("train")[:n]
     l0, l1 = _ce(start, x, y), _ce(trained, x, y)
+    try:  # feedback only: whatever the sandbox says here never costs a point
+        held = held_gradient_ratio(sandbox_of(student).grad_norms(got if isinstance(got, Remote) else model),
+                                   trained, x[:r["batch_size"]], y[:r["batch_size"]])
+    except Exception:  # noqa: BLE001
+        held = None
     record_property("feedback", [f"how it was called: {call}",
                                  f"training loss (mean NLL on those {n} images): {l0:.4f} before, {l1:.4f} after",
-                                 *measured_hints(start, trained, l0, l1)])
+                                 *measured_hints(start, trained, l0, l1, held)])
     _test_accuracy(mnist, trained, record_property, call)
 
 
