@@ -159,8 +159,11 @@ def course_assignments(root: Path) -> tuple[str, ...]:
 
 def default_assignment(course: str | Path | None = None) -> str:
     """The assignment meant when none is named: the course's only one, else the bundled mnist_mlp."""
-    root = course_roots(course)[0]
-    names = course_assignments(root) if root != PROJECT.resolve() else ()  # bundled: mnist_mlp, as always
+    roots = course_roots(course)
+    root = next((r for r in roots if course_assignments(r)), roots[0])  # the current folder, if a course
+    names = course_assignments(root)
+    if root == PROJECT.resolve() and (len(names) != 1 or "mnist_mlp" in names):
+        names = ()  # bundled: mnist_mlp, as always (a student kit bundles one assignment: that one)
     if len(names) == 1:
         return names[0]
     if len(names) > 1:

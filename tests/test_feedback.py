@@ -346,6 +346,8 @@ def test_version_and_help_list_every_command(capsys):
         assert len(row) == 1 and len(row[0].split(None, 2)[2]) > 10, command  # one line each, that says something
     too_wide = [line for line in lines if len(line) > 100]
     assert not too_wide, too_wide  # `grade --help` reads whole in a 100-column terminal
+    text = " ".join(lines)  # `grade check` (instructors) is not the students' check(): the overview says which is whose
+    assert "`grade check` is the instructor's" in text and "from grader import check; check()" in text
     assert main([]) == 2  # no submission: the overview, as a usage error
 
 
@@ -472,3 +474,21 @@ def test_the_kit_installed_in_a_fresh_venv_checks_a_notebook_through_nbclient(tm
     assert "score 2.0 5.0 " in out
     if bwrap_works():  # the public checks ran in the sandbox from inside the kernel, as from `grade`
         assert "score 2.0 5.0 full\n" in out
+
+
+def test_a_kit_of_another_assignment_checks_that_assignment_by_default(tmp_path):
+    """The kit of backprop bundles backprop's public checks only: `grade nb --public` and check() with no
+    assignment named must mean backprop there, not the bundled default."""
+    import subprocess
+    import sys
+
+    from grader.cli import main
+
+    kit = tmp_path / "kit"
+    assert main(["student-kit", "--assignment", "backprop", "-o", str(kit)]) == 0
+    code = "from grader.rubric import default_assignment, find_rubric; a = default_assignment(); " \
+           "print(a, find_rubric(a, public=True).folder)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=kit, capture_output=True, text=True, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(kit / "mlgrader")})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["backprop", str(kit / "mlgrader" / "assignments" / "backprop" / "public")]

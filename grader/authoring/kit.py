@@ -65,19 +65,20 @@ def build_kit(rubric: Rubric, public: Rubric, out: str | Path) -> list[str]:
     return written
 
 
-def check(part: str | None = None, notebook: str | None = None, *, assignment: str = "mnist_mlp"):
+def check(part: str | None = None, notebook: str | None = None, *, assignment: str | None = None):
     """Run the public checks on the notebook being edited (as last saved) and print the report.
 
     part: only the checks whose name or section mentions it ("Part 2", "softmax"); notebook: its path
-    where it cannot be found (the notebook of this kernel, or the only .ipynb in this folder)."""
+    where it cannot be found (the notebook of this kernel, or the only .ipynb in this folder);
+    assignment: where the grader holds several (by default the one its kit was made for)."""
     from dataclasses import replace
 
     from grader.pipeline import GradeOptions, grade
     from grader.report.terminal import lines
-    from grader.rubric import find_rubric
+    from grader.rubric import default_assignment, find_rubric
 
     path = _notebook(notebook)
-    rubric = find_rubric(assignment, public=True)
+    rubric = find_rubric(assignment or default_assignment(), public=True)
     result = grade(path, rubric, GradeOptions(gpu="off"))
     if part:
         chosen = tuple(i for i in result.items if part.lower() in f"{i.name} {i.section}".lower())

@@ -34,7 +34,9 @@ def overview() -> str:
     return "\n".join(["usage: grade SUBMISSION [options]  |  grade COMMAND [options]", "", "commands:",
                       *(f"  {cmd:<{width}}{text}" for cmd, text in rows), "",
                       "`grade COMMAND --help` (or `grade SUBMISSION --help`) lists a command's options;",
-                      "`grade --version` prints the version."])
+                      "`grade --version` prints the version. `grade check` is the instructor's check of a",
+                      "rubric; students check their notebook with `grade SUBMISSION --public`, or in a",
+                      "notebook cell: `from grader import check; check()`."])
 
 
 def summary(module: str) -> str:
