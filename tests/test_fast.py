@@ -122,6 +122,8 @@ def test_every_name_reaches_the_students_function_even_the_grader_operations(tmp
     from grader.rubric import load_rubric
 
     source = "".join(f"def {n}(x, *, steps=1):\n    return x * steps + {i}\n" for i, n in enumerate(COLLIDING))
+    # and an object whose methods are named like what the grader's handle to it once had
+    source += "class Box:\n    def method(self, x):\n        return x + 100\n    def type_name(self, x):\n        return x + 200\n"
     (tmp_path / "reference.py").write_text(source)
     rubric = tmp_path / "rubrics" / "names"
     rubric.mkdir(parents=True)
@@ -130,13 +132,17 @@ def test_every_name_reaches_the_students_function_even_the_grader_operations(tmp
         tests += (f"def test_{n.strip('_')}(student, reference, sandbox):\n    sandbox.seed(0)\n"
                   f"    expect_close(student.{n}(torch.ones(2), steps=3), reference.{n}(torch.ones(2), steps=3), "
                   f"what='{n}')\n\n")
+    tests += ("def test_Box(student, reference):\n    box, ref = student.Box(), reference.Box()\n"
+              "    expect_close(box.method(torch.ones(2)), ref.method(torch.ones(2)), what='Box.method')\n"
+              "    expect_close(box.type_name(torch.ones(2)), ref.type_name(torch.ones(2)), what='Box.type_name')\n")
     (rubric / "test_names.py").write_text(tests)
+    names = (*COLLIDING, "Box")
     items = "".join(f'[[items]]\nname = "{n}"\nsection = "Names"\npoints = 1\ntests = ["test_names.py::test_{n.strip("_")}"]\n\n'
-                    for n in COLLIDING)
+                    for n in names)
     (rubric / "rubric.toml").write_text(f'[assignment]\nname = "names"\ntitle = "Names"\nreference = "{tmp_path / "reference.py"}"\n'
-                                        f'required_names = {list(COLLIDING)!r}\n\n{items}')
+                                        f'required_names = {list(names)!r}\n\n{items}')
     result = grade(tmp_path / "reference.py", load_rubric(rubric), OPTIONS, zygote=InProcessLauncher())
-    assert result.score == result.max_score == len(COLLIDING), [i.feedback for i in result.items if i.score < 1]
+    assert result.score == result.max_score == len(names), [i.feedback for i in result.items if i.score < 1]
 
 
 def test_the_grader_operations_are_out_of_the_students_reach():

@@ -20,7 +20,7 @@ from grader.sandbox.faults import (
 )
 from grader.sandbox.host import bwrap_works, isolation_level
 from grader.sandbox.spec import FULL, SandboxSpec
-from grader.suites.student import Remote
+from grader.suites.student import Remote, type_of
 
 PROBE = '''
 import os, socket, subprocess, time
@@ -184,7 +184,7 @@ def test_tensor_subclass_never_reaches_comparisons(sandboxed):
 def test_objects_stay_behind_handles(sandboxed):
     s = sandboxed(PROBE)
     box = s.Box(torch.arange(3))
-    assert isinstance(box, Remote) and box.type_name == "Box"
+    assert isinstance(box, Remote) and type_of(box) == "Box"
     assert torch.equal(box.get(), torch.arange(3))
 
 

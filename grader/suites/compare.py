@@ -12,7 +12,7 @@ import math
 import torch
 
 from grader.inside.protocol import NonPlainTensor
-from grader.suites.student import Remote, sandbox_of
+from grader.suites.student import Remote, call_method, sandbox_of, type_of
 
 
 class Feedback(AssertionError):
@@ -47,7 +47,7 @@ def describe(value) -> str:
     if isinstance(value, NonPlainTensor):
         return f"a {value.type_name} (a torch.Tensor subclass)"
     if isinstance(value, Remote):
-        return f"a {value.type_name} object"
+        return f"a {type_of(value)} object"
     return f"a {type(value).__name__}"
 
 
@@ -183,7 +183,7 @@ def checked_vjp(student, target, args, *, wrt, cotangent=None, **kwargs):
     if isinstance(target, str):
         plain, label = sandbox_of(student).call(target, *args), f"{target}()"
     else:
-        plain, label = target[0].method(target[1], *args), f"{target[0].type_name}.{target[1]}()"
+        plain, label = call_method(target[0], target[1], *args), f"{type_of(target[0])}.{target[1]}()"
     if not (type(out) is torch.Tensor and type(plain) is torch.Tensor and out.shape == plain.shape
             and out.dtype == plain.dtype and close(out, plain, rtol=1e-6, atol=1e-7)):
         raise Feedback(f"{label} gave {describe(plain)} when called, but {describe(out)} (or other values) while "

@@ -365,22 +365,27 @@ class Remote:
     def __repr__(self) -> str:
         return f"<your {self._handle.type} object>"
 
-    @property
-    def type_name(self) -> str:
-        return self._handle.type
-
-    def method(self, name: str, *args, timeout: float | None = None, **kwargs):
-        s = self._student
-        return s.request("call", s._unwrap([list(args), kwargs]), label=f"{self._handle.type}.{name}()",
-                         timeout=timeout, handle=s._unwrap(self).id, method=name)
-
+    # No public attribute of its own: remote.<name> is the student's method <name>, whatever it is called
+    # (method, type_name ...); the grader's side is call_method() and type_of().
     def __call__(self, *args, timeout=None, **kwargs):
-        return self.method("__call__", *args, timeout=timeout, **kwargs)
+        return call_method(self, "__call__", *args, timeout=timeout, **kwargs)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        return lambda *args, timeout=None, **kwargs: self.method(name, *args, timeout=timeout, **kwargs)
+        return lambda *args, timeout=None, **kwargs: call_method(self, name, *args, timeout=timeout, **kwargs)
+
+
+def call_method(remote: Remote, name: str, *args, timeout: float | None = None, **kwargs):
+    """Call the method `name` of an object in the sandbox, by value (as call() does for a function)."""
+    s = remote._student
+    return s.request("call", s._unwrap([list(args), kwargs]), label=f"{remote._handle.type}.{name}()",
+                     timeout=timeout, handle=s._unwrap(remote).id, method=name)
+
+
+def type_of(remote: Remote) -> str:
+    """The class name of an object in the sandbox, as the sandbox reported it (bounded, for messages)."""
+    return remote._handle.type
 
 
 _SANDBOX_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
