@@ -56,8 +56,8 @@ class OutputDrain:
 
     def switch(self, showing: bool) -> None:
         """Whether what the worker writes from now on (after its last reply) is shown to the student."""
-        if self._mark_fd is None:
-            self.showing = showing
+        if self._mark_fd is None or not self._thread.is_alive():
+            self.showing = showing  # no reader left to free the pipe: a blocking write could hang here
             return
         try:
             os.write(self._mark_fd, self._marker + (b"1" if showing else b"0"))
@@ -67,7 +67,10 @@ class OutputDrain:
     def _drain(self) -> None:
         try:
             while chunk := self._stream.read(65536):
-                self._take(chunk)
+                try:
+                    self._take(chunk)
+                except Exception:  # noqa: BLE001  (keep reading: a stalled pipe would block the worker and switch())
+                    self._carry = b""
         except (OSError, ValueError):
             pass
         self._keep(self._carry)
