@@ -15,11 +15,16 @@ def command(argv: list[str]) -> int:
     args = p.parse_args(argv)
 
     def go() -> int:
+        from grader.authoring.check import public_rubric_of
         from grader.authoring.kit import build_kit
-        from grader.rubric import find_rubric
+        from grader.errors import ConfigError
 
         rubric = rubric_from(args)
-        written = build_kit(rubric, find_rubric(rubric.assignment, public=True), args.out)
+        public = public_rubric_of(rubric)  # beside the rubric, in its own course (--course, --rubric)
+        if public is None:
+            raise ConfigError(f"{rubric.assignment} has no public checks (assignments/{rubric.assignment}/public/"
+                              "rubric.toml in its course): the kit would hold nothing to check with")
+        written = build_kit(rubric, public, args.out)
         print(f"wrote {args.out} ({len(written)} files): {rubric.release.name}, mlgrader/ (the grader and the "
               "public checks) and README.md (how students install and use it)")
         return Exit.OK
