@@ -57,6 +57,14 @@ def _gpu_in_sandbox(options: GradeOptions) -> bool:
     return bool(glob.glob("/dev/nvidia*"))
 
 
+def template_spec(rubric: Rubric, data_dir: str | None, isolation: str) -> SandboxSpec:
+    """The spec of a template sandbox (Zygote) whose forked workers grade() takes for this rubric: one
+    torch thread, and MNIST where the rubric needs it (grade() uses a template only if that matches)."""
+    mnist = Mnist(find_data_dir(data_dir)) if rubric.needs_mnist else None
+    return SandboxSpec(limits=Limits(threads=1), isolation=isolation,
+                       mnist_raw_dir=str(mnist.raw_dir) if mnist else None)
+
+
 def grade(path: str | Path, rubric: Rubric, options: GradeOptions = GradeOptions(), *,
           zygote: Launcher | None = None, on_outcome=None) -> GradeResult:
     """Grade one submission file or folder. A broken or hostile submission is a result, not an error.

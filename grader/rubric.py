@@ -206,6 +206,14 @@ def score_items(rubric: Rubric, outcomes: tuple[Outcome, ...]) -> tuple[ItemResu
     return tuple(results)
 
 
+def curve_value(item: Item, outcomes) -> float | None:
+    """What a curve item is scored on: the lowest value of its measure that a passed case recorded.
+    NaN and inf never pass: a measure that is not a finite number was not measured."""
+    values = [o.prop(item.measure) for o in outcomes if o.status == "passed"]
+    values = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return min(values) if values else None
+
+
 def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
     def result(score, status, feedback):
         return ItemResult(number=number, name=item.name, section=item.section, score=round(score, 4),
@@ -224,12 +232,9 @@ def _score(item: Item, number: str, matched: tuple[Outcome, ...]) -> ItemResult:
     feedback = [o.message for o in counted if o.status != "passed" and o.message]
     feedback = list(dict.fromkeys(feedback))  # the same reason from several cases once
     if item.curve:
-        values = [o.prop(item.measure) for o in counted if o.status == "passed"]
-        # NaN and inf never pass: a measure that is not a finite number was not measured.
-        values = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-        if not values:
+        value = curve_value(item, counted)
+        if value is None:
             return result(0.0, "failed", feedback or [f"no {item.measure} was measured"])
-        value = min(values)
         zero, full = item.curve
         frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
         note = f"{item.measure} {value:.4f}: full credit at {full:.4f}, none at or below {zero:.4f}"

@@ -303,7 +303,7 @@ def test_lms_archives_grade_like_grading_alone(kind, alone, folder_run, klass, t
     assert {e["submission"] for e in lines[10:]} == fresh
     grades = read_grades(out)
     assert set(grades) == {sid for sid, _, _ in PEOPLE.values()}
-    for who, (sid, name, login) in PEOPLE.items():
+    for who, (sid, name, _) in PEOPLE.items():
         row = grades[sid]
         assert float(row["score"]) == alone[who][0], who
         assert row["status"] == ("unreadable" if who in UNREADABLE else "graded"), who

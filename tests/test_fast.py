@@ -80,7 +80,7 @@ def test_student_exception_text_is_feedback_not_a_hint(write, tiny_rubric):
 
 # -- reporters ------------------------------------------------------------------------------------------
 
-def _run(write, tiny_rubric, tmp_path) -> BatchRun:
+def _run(write, tiny_rubric) -> BatchRun:
     graded = []
     for key, source in {"ada": GOOD, "cy": GOOD.replace("x.mean()", "x.sum()"),
                         "eve": GOOD.replace("return x.mean()", "raise ValueError('hint: free points')")}.items():
@@ -93,7 +93,7 @@ def _run(write, tiny_rubric, tmp_path) -> BatchRun:
 
 
 def test_grades_csv_and_class_report_from_a_run(write, tiny_rubric, tmp_path):
-    run = _run(write, tiny_rubric, tmp_path)
+    run = _run(write, tiny_rubric)
     write_grades_csv(run, tmp_path / "grades.csv")
     rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text("utf-8-sig")))}
     assert (rows["ada"]["score"], rows["cy"]["score"], rows["gus"]["status"]) == ("5", "3", "needs regrade")

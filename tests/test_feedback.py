@@ -156,17 +156,16 @@ def test_an_unclosed_parenthesis_in_sigmoid_costs_only_what_calls_sigmoid(tmp_pa
 # -- 3. the terminal report: 80 columns, summary first, one line per check -----------------------------
 
 @pytest.fixture(scope="module")
-def half_done(data_dir, tmp_path_factory):
+def half_done(data_dir):
     """The release notebook with Part 1, sigmoid, tanh, relu, linear and MLP filled in from the reference;
-    leaky_relu and everything after MLP still raise NotImplementedError. Graded once, with results.json."""
+    leaky_relu and everything after MLP still raise NotImplementedError. Graded once."""
     from dataclasses import replace
 
     from grader.pipeline import GradeOptions, grade
-    from grader.report.gradescope import to_results_json
     from grader.rubric import find_rubric
 
     result = grade(HALF_DONE, find_rubric("mnist_mlp"), GradeOptions(data_dir=data_dir, gpu="off", threads=1))
-    return replace(result, submission="half_done.ipynb"), to_results_json(result)
+    return replace(result, submission="half_done.ipynb")
 
 
 def _report(result, width=80, **options) -> str:
@@ -209,7 +208,7 @@ def test_results_json_names_the_culprit(tmp_path, data_dir):
 def test_the_80_column_report_of_a_half_done_notebook(half_done):
     import os
 
-    report = _report(half_done[0])
+    report = _report(half_done)
     golden = PROJECT / "tests" / "fixtures" / "half_done_report.txt"
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(report)
@@ -217,13 +216,13 @@ def test_the_80_column_report_of_a_half_done_notebook(half_done):
     lines = report.splitlines()
     assert lines[3].startswith("Total: ") and "\x1b[" not in report  # the total first; no colour in a file
     assert max(map(len, lines)) <= 80
-    for item in half_done[0].items:  # a name on one line, whole, unless longer than a line can be
+    for item in half_done.items:  # a name on one line, whole, unless longer than a line can be
         assert any(item.name in line for line in lines) or len(item.name) > 76
 
 
 @pytest.mark.slow
 def test_quiet_verbose_and_staff_views(half_done):
-    result = half_done[0]
+    result = half_done
     quiet = _report(result, quiet=True)
     assert "to_tensor" not in quiet and "leaky_relu: values, slope 0.1" in quiet and "Total: " in quiet
     assert "Isolation" not in _report(result) and "Graded in" not in _report(result)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import ConfigError, UsageError
-from grader.rubric import Item, Rubric, score_items
+from grader.rubric import Item, Rubric, curve_value, score_items
 
 MARGIN = 0.05  # full credit this far below the worst correct run: another seed, another CPU's rounding
 
@@ -90,19 +90,12 @@ def calibrate(rubric: Rubric, item: Item, key: str, values: tuple, correct: list
                             progress(kind, path, key, v)
                         one = dataclasses.replace(rubric, folder=folder, items=(item,),
                                                   settings={**rubric.settings, key: v})
-                        measured.append(_measure(grade(path, one, options, zygote=zygote).items[0], item))
+                        measured.append(curve_value(item, grade(path, one, options, zygote=zygote).items[0].outcomes))
                     series.append(Series(kind, Path(path), tuple(measured)))
     finally:
         if zygote is not None:
             zygote.close()
     return series
-
-
-def _measure(result, item: Item) -> float | None:
-    # As the rubric scores a curve: the lowest value any passed case recorded.
-    values = [o.prop(item.measure) for o in result.outcomes if o.status == "passed"]
-    values = [float(v) for v in values if isinstance(v, (int, float))]
-    return min(values) if values else None
 
 
 def suggest(series: list[Series]) -> tuple[float, float] | None:

@@ -152,12 +152,10 @@ def _release(rubric: Rubric, tmp: Path) -> tuple[Path | None, str | None]:
 
 def template_sandbox(rubric: Rubric, options):
     """A template sandbox (root only) so each grade forks a worker with torch imported, as batch does."""
-    from grader.load.mnist import Mnist, find_data_dir
+    from grader.pipeline import template_spec
     from grader.sandbox.forked import Zygote
-    from grader.sandbox.spec import Limits, SandboxSpec
 
-    raw = str(Mnist(find_data_dir(options.data_dir)).raw_dir) if rubric.needs_mnist else None
-    spec = SandboxSpec(limits=Limits(threads=1), isolation=options.isolation, mnist_raw_dir=raw)
+    spec = template_spec(rubric, options.data_dir, options.isolation)
     return Zygote(spec) if Zygote.usable(spec) else None
 
 

@@ -10,10 +10,15 @@ import argparse
 import os
 import signal
 import sys
+from pathlib import Path
 
 # Set by the batch process before it forks a child: the shared template sandbox (see grader.sandbox.Zygote).
 ZYGOTE = None
-STOPPING = False  # set on SIGTERM: outcomes from then on are the stop's doing, never saved
+
+
+def partial_path(out_json: Path) -> Path:
+    """Where a child saves its outcomes as it goes (scored if it is stopped at the time limit)."""
+    return out_json.with_name(out_json.name + ".partial")
 
 
 def _die_with_batch() -> None:
@@ -32,10 +37,8 @@ def _die_with_batch() -> None:
 def _terminate(signum, frame):
     # SIGTERM (a timeout, or the batch going away) ends this process here and now, its workers first.
     # Unwinding is not enough: raised inside a hidden test, SystemExit is recorded by pytest as that
-    # test's failure and grading carries on, with the worker still busy. STOPPING first: nothing the
+    # test's failure and grading carries on, with the worker still busy. os._exit at the end: nothing the
     # kill itself provokes is saved as an outcome (the batch scores the outcomes saved before it).
-    global STOPPING
-    STOPPING = True
     process = sys.modules.get("grader.sandbox.process")  # not imported yet: no worker to stop
     if process is not None:
         process.stop_all_workers()
@@ -55,8 +58,6 @@ def _saver(path: str):
     from grader.serialize import outcomes_to_plain
 
     def save(collected, outcomes) -> None:
-        if STOPPING:
-            return
         tmp = f"{path}.tmp"
         with open(tmp, "w") as f:
             json.dump({"collected": list(collected), "outcomes": outcomes_to_plain(outcomes)}, f)
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         # One torch thread per job: the batch runs as many jobs as there are cores.
         options = GradeOptions(data_dir=args.data_dir, gpu=args.gpu, isolation=args.isolation, threads=1,
                                stop_at=args.stop_at)
-        result = grade(args.submission, rubric, options, zygote=ZYGOTE, on_outcome=_saver(args.out + ".partial"))
+        result = grade(args.submission, rubric, options, zygote=ZYGOTE, on_outcome=_saver(str(partial_path(Path(args.out)))))
     except InfrastructureError as exc:
         write_json({"infrastructure_error": str(exc)}, args.out)
         return 4

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import grader
+from grader.batch.child import partial_path
 from grader.batch.verdicts import failed_result, stopped_result, timeout_message
 from grader.classrun import NEEDS_REGRADE, BatchOptions, Status, StudentSubmission
 from grader.errors import ConfigError, InfrastructureError
@@ -41,7 +42,6 @@ class Child:
 class Children(Protocol):
     """What the batch loop needs of whatever starts its children: ChildLauncher, or a test's stand-in."""
 
-    rubric: Rubric
     timeout: float  # seconds a child may run, sandbox start and imports included
 
     def prepare(self) -> None:
@@ -77,15 +77,12 @@ class ChildLauncher:
         a child then pays neither for a new interpreter nor for two `import torch` (see issue 6)."""
         from grader.batch import child as batch_child
         from grader.sandbox.forked import Zygote
-        from grader.sandbox.spec import Limits, SandboxSpec
 
         if self.options.gpu != "off" or not hasattr(os, "fork"):
             return  # CUDA does not survive fork()
-        from grader.load.mnist import Mnist, find_data_dir
+        from grader.pipeline import template_spec
 
-        spec = SandboxSpec(limits=Limits(threads=1), isolation=self.options.isolation,
-                           mnist_raw_dir=str(Mnist(find_data_dir(self.options.data_dir)).raw_dir)
-                           if self.rubric.needs_mnist else None)
+        spec = template_spec(self.rubric, self.options.data_dir, self.options.isolation)
         # The template imports torch on one core while this process warms up on the other.
         zygote = Zygote(spec, wait=False) if Zygote.usable(spec) else None
         try:
@@ -231,11 +228,6 @@ class ForkedChild:
                 raise subprocess.TimeoutExpired("grading child", timeout)
             time.sleep(0.02)
         return self.returncode
-
-
-def partial_path(out_json: Path) -> Path:
-    """Where a child saves its outcomes as it goes (scored if it is stopped at the time limit)."""
-    return out_json.with_name(out_json.name + ".partial")
 
 
 def tail(path: Path, n: int = 4000) -> str:

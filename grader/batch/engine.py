@@ -42,7 +42,6 @@ class Runner:
 
     def __init__(self, out: Path, launcher: Children, console):
         self.out, self.launcher, self.console = out, launcher, console
-        self.rubric = launcher.rubric
         self.journal = Journal(out / "journal.jsonl")
         self.done: dict[str, Graded] = {}
         self.subs_of: dict[str, list[StudentSubmission]] = {}

@@ -163,8 +163,6 @@ def diff_table(p: SimilarPair) -> str:
 
 
 def render_html(run: BatchRun) -> str:
-    import jinja2
-
     results = _results(run)
     percents = [_pct(g.result.score, g.result.max_score) for g in results]
     tests = item_rates(run)
@@ -172,9 +170,7 @@ def render_html(run: BatchRun) -> str:
     common, hints = failure_reasons(run)
     counts = Counter(g.status for g in run.graded)
     slowest = sorted(results, key=lambda g: -g.result.duration_s)[:10]
-    # Every value shown goes through clean() before it is escaped: no control characters in the page.
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, finalize=_inert)
-    return env.from_string(TEMPLATE).render(
+    return _template(TEMPLATE).render(
         run=run, title=run.rubric.title, counts=sorted(counts.items()), n=len(run.graded),
         similar=[(p, diff_table(p)) for p in run.similar], unused=len(unused(run.source)),
         mean=statistics.fmean(percents) if percents else 0.0,
@@ -216,7 +212,8 @@ def place_checks(items, cells) -> tuple[dict[int, list], list]:
 
 @functools.lru_cache(maxsize=4)
 def _template(text: str):
-    """Compiled once: a batch renders one feedback page per student."""
+    """Compiled once: a batch renders one feedback page per student. Every value shown goes through
+    clean() before it is escaped: no control characters in the page."""
     import jinja2
 
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, finalize=_inert).from_string(text)
@@ -241,13 +238,16 @@ def write_report(run: BatchRun, path: str | Path) -> None:
     write_atomic(path, render_html(run))
 
 
-TEMPLATE = """<!DOCTYPE html>
+# Both pages: no script, no remote resource of any kind (the CSP), whatever a value slips through.
+_HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}: class report</title>
+"""
+
+TEMPLATE = _HEAD + """<title>{{ title }}: class report</title>
 <style>
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 980px;
        margin: 2em auto; padding: 0 1em; }
@@ -335,13 +335,7 @@ reason to look, not a verdict.</p>
 </html>
 """
 
-FEEDBACK = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ r.title }}: feedback</title>
+FEEDBACK = _HEAD + """<title>{{ r.title }}: feedback</title>
 <style>
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1150px;
        margin: 2em auto; padding: 0 1em; }

@@ -45,10 +45,12 @@ def isolation_level(spec: SandboxSpec) -> str:
 
 
 def describe_isolation(level: str) -> str:
-    if level == FULL:
+    """The isolation of isolation_of(level), in words for staff."""
+    typed = isolation_of(level)
+    if typed is Isolation.FULL:
         return ("full: bubblewrap sandbox (own mount, PID, network and IPC namespaces, "
                 f"{'unprivileged uid, ' if os.geteuid() == 0 else ''}rlimits, no network)")
-    if os.geteuid() == 0 and not reduced_can_drop_root():
+    if typed is Isolation.AS_ROOT:
         return ("REDUCED ISOLATION: no namespaces on this host, and the submission ran AS ROOT in a plain "
                 "subprocess (the Python installation is not readable by other users, so it could not "
                 "run as an unprivileged uid): it could read and change anything on this machine")

@@ -238,6 +238,10 @@ class Source:
         self.star_torch: list[str] = []
         self.method_names: set[str] = set()
         self.classes: list[ast.ClassDef] = []
+        # (class, attribute) -> what it may be: resolved once. Without it, an attribute assigned in two
+        # places doubles the work at each link of a `self.a0 = self.a1 ...` chain (student source, run in
+        # the grader with no deadline); an entry being resolved reads as nothing, which also ends cycles.
+        self._members: dict[tuple[int, str], list] = {}
         for code in codes:
             try:
                 tree = ast.parse(code)
@@ -333,7 +337,11 @@ class Source:
         if isinstance(base, _Torch):
             return [_Torch(f"{base.path}.{attr}")]
         if isinstance(base, (_Class, _Instance)):
-            return self._class_member(base.node, attr, depth, set())
+            key = (id(base.node), attr)
+            if key not in self._members:
+                self._members[key] = []
+                self._members[key] = list(dict.fromkeys(self._class_member(base.node, attr, depth, set())))
+            return self._members[key]
         if isinstance(base, _Module):
             return [_Module(f"{base.name}.{attr}")]
         return []

@@ -35,10 +35,9 @@ def load_weights(model, weights: dict[str, torch.Tensor]) -> frozenset[str]:
 
 
 def read_weights(model, layers: int | None = None) -> dict[str, torch.Tensor]:
-    """The model's tensors at weights[l] and biases[l] (every layer it has by default), in the
-    contract's layout."""
-    tensors, swapped = model._student.params(model, layers)
-    return {k: t.T if k in swapped else t for k, t in tensors.items()}
+    """The model's tensors at weights[l] and biases[l] (every layer it has by default), as it holds them
+    (the sandbox reports which it stores transposed only when it writes them: load_weights)."""
+    return model._student.params(model, layers)[0]
 
 
 def relu_logits(weights: dict[str, torch.Tensor], x: torch.Tensor, dtype=torch.float64) -> torch.Tensor:

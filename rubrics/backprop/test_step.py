@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from grader.sandbox.faults import StudentError, SubmissionFault
 from grader.suites.compare import Feedback, close, expect_close, expect_tensor
-from grader.suites.student import sandbox_of
+from grader.suites.weights import mlp_weights
 
 FORWARD = {
     "sigmoid": torch.sigmoid,
@@ -19,9 +19,8 @@ NAMES = ("W1", "b1", "W2", "b2")
 
 
 def _params(rng, sizes):
-    d_in, d_hidden, d_out = sizes
-    return [torch.randn(d_in, d_hidden, generator=rng) / d_in ** 0.5, torch.randn(d_hidden, generator=rng) * 0.1,
-            torch.randn(d_hidden, d_out, generator=rng) / d_hidden ** 0.5, torch.randn(d_out, generator=rng) * 0.1]
+    """[W1, b1, W2, b2]: the grader's initial weights, as mnist_mlp's (mlp_weights)."""
+    return list(mlp_weights(rng, sizes).values())
 
 
 def _loss(params, x, targets, activation):
@@ -101,15 +100,15 @@ def test_mlp_step_loss(student, rng):
                  **TOL)
 
 
-def test_mlp_step_trains_on_mnist(student, mnist, settings):
+def test_mlp_step_trains_on_mnist(student, sandbox, mnist, settings):
     """A few of your steps on MNIST images: the loss the grader measures must fall."""
     n, steps, lr = int(settings["mnist_images"]), int(settings["mnist_steps"]), float(settings["mnist_lr"])
-    x = (mnist.images("train")[:n].to(torch.float32) / 127.5 - 1).reshape(n, 784)
+    x = mnist.flat_images("train", n)
     y = mnist.labels("train")[:n]
     sizes = (784, int(settings["mnist_hidden"]), 10)
     params = _params(torch.Generator().manual_seed(int(settings["mnist_seed"])), sizes)
     shapes = [tuple(p.shape) for p in params]
-    images, labels = sandbox_of(student).mnist("train_images", n), sandbox_of(student).mnist("train_labels", n)
+    images, labels = sandbox.mnist("train_images", n), sandbox.mnist("train_labels", n)
     before = float(_loss(params, x, y, "relu"))
     for i in range(steps):
         try:

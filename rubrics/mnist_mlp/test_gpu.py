@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from grader.suites.compare import Feedback, describe, expect_close, expect_finite, expect_tensor
-from grader.suites.student import Remote, sandbox_of
+from grader.suites.student import Remote
 from grader.suites.weights import TRAIN_HELPERS, load_weights, mlp_weights
 
 T = 60  # the first CUDA call in the sandbox also starts CUDA (a few seconds)
@@ -33,10 +33,10 @@ def test_gpu_softmax(student, reference, rng, gpu_device):
                  what=f"softmax(logits) for logits on {gpu_device}", device=gpu_device, **TOL)
 
 
-def test_gpu_mle_loss(student, reference, rng, gpu_device):
+def test_gpu_mle_loss(student, sandbox, reference, rng, gpu_device):
     logits = torch.randn(32, 10, generator=rng) * 2
     targets = torch.randint(0, 10, (32,), generator=rng)
-    out, (grad,), _ = sandbox_of(student).vjp("mle_loss", [logits.to(gpu_device), targets.to(gpu_device)], wrt=[0], timeout=T)
+    out, (grad,), _ = sandbox.vjp("mle_loss", [logits.to(gpu_device), targets.to(gpu_device)], wrt=[0], timeout=T)
     leaf = logits.clone().requires_grad_(True)
     loss = reference.mle_loss(leaf, targets)
     (expected,) = torch.autograd.grad(loss, leaf)
@@ -97,18 +97,18 @@ def test_gpu_mlp_forward(student, reference, rng, gpu_device):
                  **LOOSE)
 
 
-def test_gpu_train(student, rng, gpu_device):
+def test_gpu_train(student, sandbox, rng, gpu_device):
     x = torch.rand(2000, 784, generator=rng) * 2 - 1
     y = (x @ torch.randn(784, 10, generator=rng)).argmax(dim=1)
     # The grader's MLP from the grader's weights, and known-good helpers: this item grades train() on
     # the GPU (the student's MLP on the GPU is the item before; a broken mle_loss is Part 4's).
     weights = mlp_weights(torch.Generator().manual_seed(0), (784, 64, 10))
-    model = sandbox_of(student).grader_mlp(weights).to(gpu_device, timeout=T)
+    model = sandbox.grader_mlp(weights).to(gpu_device, timeout=T)
     xd, yd = x.to(gpu_device), y.to(gpu_device)
     before = model.forward(xd, timeout=T)
     expect_tensor(before, what=f"MLP.forward(x) on {gpu_device}", shape=(2000, 10), device=gpu_device)
     call = f"train(model, x, y, epochs=1, lr=1e-2, batch_size=128, seed=0) with model, x and y on {gpu_device}"
-    with sandbox_of(student).known_good(*TRAIN_HELPERS):
+    with sandbox.known_good(*TRAIN_HELPERS):
         trained = student.train(model, xd, yd, epochs=1, lr=1e-2, batch_size=128, seed=0, timeout=120)
     if not isinstance(trained, Remote):
         raise Feedback(f"{call} returned {describe(trained)}; it must return the trained model")

@@ -173,7 +173,7 @@ def test_mlp_forward(student, reference, rng, activation, n):
         rtol=1e-4, atol=1e-4)
 
 
-def test_mlp_call_is_forward(student, reference, rng):
+def test_mlp_call_is_forward(student, sandbox, reference, rng):
     model, ref, _, _ = _models(student, reference, rng, "relu")
     x = torch.rand(3, SIZES[0], generator=rng) * 2 - 1
     with torch.no_grad():
@@ -183,7 +183,7 @@ def test_mlp_call_is_forward(student, reference, rng):
     if not _close(_forward(student, model, x), expected, rtol=1e-4, atol=1e-4):
         raise Feedback("model.forward(x) gives wrong logits (see the forward checks), so calling the model "
                        "like a function earns nothing here")
-    with sandbox_of(student).known_good(*LAYER_FUNCTIONS):
+    with sandbox.known_good(*LAYER_FUNCTIONS):
         called = model(x)
     expect_close(called, expected, what="model(x) (calling the MLP like a function) compared with the right "
                  "logits; define forward, not __call__", rtol=1e-4, atol=1e-4)
@@ -218,11 +218,11 @@ def _behaves_as_relu(student, weights, x, got):
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_mlp_gradients(student, reference, rng, activation):
+def test_mlp_gradients(student, sandbox, reference, rng, activation):
     model, ref, _, swapped = _models(student, reference, rng, activation)
     x = torch.rand(8, SIZES[0], generator=rng) * 2 - 1
     cotangent = torch.randn(8, SIZES[-1], generator=rng)
-    with sandbox_of(student).known_good(*LAYER_FUNCTIONS):
+    with sandbox.known_good(*LAYER_FUNCTIONS):
         out, _, grads = checked_vjp(student, (model, "forward"), [x], wrt=[], cotangent=cotangent,
                                     params=len(SIZES) - 1)
     grads = in_contract_layout(grads, swapped)

@@ -73,13 +73,8 @@ def _expect_trains(student, rng, call, n=256, seed=5):
 
 # -- MNIST ----------------------------------------------------------------------------------------
 
-def _flat(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) MNIST images as the contract's train() takes them: float32 in [-1, 1], (N, 784)."""
-    return images.reshape(len(images), 784).to(torch.float32).div(127.5).sub(1.0)
-
-
 def _test_accuracy(mnist, weights, record_property, what):
-    images = _flat(mnist.images("test"))
+    images = mnist.flat_images("test")
     logits = relu_logits(weights, images, torch.float32)
     if logits.shape != (10000, 10) or not bool(torch.isfinite(logits).all()):
         raise Feedback(f"{what}: the trained parameters give non-finite or misshapen test logits")
@@ -87,12 +82,12 @@ def _test_accuracy(mnist, weights, record_property, what):
     record_property("accuracy", acc)
 
 
-def test_mle_loss_trains_mnist(student, mnist, settings, record_property, rng):
+def test_mle_loss_trains_mnist(student, sandbox, mnist, settings, record_property, rng):
     """Your mle_loss drives the grader's own Adam loop on the grader's MLP, held here: the sandbox only
     computes the loss and its gradient for logits it is sent; both are verified on a few steps."""
     r = {**_recipe(settings, "fit_lr"), "batch_size": int(settings["fit_batch_size"])}
     n = int(settings["mnist_train_size"])
-    x, y = _flat(mnist.images("train")[:n]), mnist.labels("train")[:n]
+    x, y = mnist.flat_images("train", n), mnist.labels("train")[:n]
     weights = {k: w.requires_grad_(True) for k, w in _weights(r["seed"], settings["mnist_sizes"]).items()}
     optimizer = _Adam(list(weights.values()), lr=r["lr"])
     order_rng = torch.Generator().manual_seed(r["seed"])
@@ -105,7 +100,7 @@ def test_mle_loss_trains_mnist(student, mnist, settings, record_property, rng):
             idx = order[start:start + r["batch_size"]]
             logits = relu_logits(weights, x[idx], torch.float32)
             z = logits.detach()
-            loss, (grad,), _ = sandbox_of(student).vjp("mle_loss", [z, y[idx]], wrt=[0])
+            loss, (grad,), _ = sandbox.vjp("mle_loss", [z, y[idx]], wrt=[0])
             expect_tensor(loss, what="mle_loss(logits, targets) on an MNIST minibatch", shape=())
             expect_tensor(grad, what="the gradient of mle_loss on an MNIST minibatch", shape=z.shape)
             if not (bool(torch.isfinite(loss)) and bool(torch.isfinite(grad).all())):
@@ -121,21 +116,21 @@ def test_mle_loss_trains_mnist(student, mnist, settings, record_property, rng):
                    "the grader's MLP trained with your mle_loss by the grader's loop")
 
 
-def test_train_mnist_accuracy(student, mnist, settings, record_property):
+def test_train_mnist_accuracy(student, sandbox, mnist, settings, record_property):
     """Your train() on the grader's MLP, from the grader's weights: test accuracy after the rubric's recipe."""
     r = _recipe(settings)
     sizes = tuple(settings["mnist_sizes"])
     n = int(settings["mnist_train_size"])
-    images, labels = sandbox_of(student).mnist("train_images", n), sandbox_of(student).mnist("train_labels", n)
+    images, labels = sandbox.mnist("train_images", n), sandbox.mnist("train_labels", n)
     call = f"train(the grader's MLP{sizes}, the first {n} MNIST training images and labels, epochs={r['epochs']}, " \
            f"lr={r['lr']}, batch_size={r['batch_size']}, seed={r['seed']})"
-    sandbox_of(student).seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
+    sandbox.seed(r["seed"])  # re-grades give the same score even where train() does not seed itself
     start = _weights(r["seed"], sizes)
     got, model, trained = _train(student, start, images, labels, timeout=float(settings["train_timeout_s"]), **r)
-    x, y = _flat(mnist.images("train")[:n]), mnist.labels("train")[:n]
+    x, y = mnist.flat_images("train", n), mnist.labels("train")[:n]
     l0, l1 = _ce(start, x, y), _ce(trained, x, y)
     try:  # feedback only: whatever the sandbox says here never costs a point
-        held = held_gradient_ratio(sandbox_of(student).grad_norms(got if isinstance(got, Remote) else model),
+        held = held_gradient_ratio(sandbox.grad_norms(got if isinstance(got, Remote) else model),
                                    trained, x[:r["batch_size"]], y[:r["batch_size"]])
     except Exception:  # noqa: BLE001
         held = None
@@ -225,11 +220,11 @@ def test_train_follows_mle_loss(student, rng):
                        "(not F.cross_entropy or nn.CrossEntropyLoss) and step on its gradient")
 
 
-def test_train_epochs_and_batch_size(student, rng):
+def test_train_epochs_and_batch_size(student, sandbox, rng):
     x, y = _synthetic(rng, n=300)
-    sandbox_of(student).loss_log()  # start a fresh log
+    sandbox.loss_log()  # start a fresh log
     _train(student, _weights(4), x, y, epochs=2, lr=1e-3, batch_size=64, seed=4)
-    log = sandbox_of(student).loss_log()
+    log = sandbox.loss_log()
     call = "train(model, x, y, epochs=2, lr=1e-3, batch_size=64, seed=4) on 300 samples"
     if not log:
         raise Feedback(f"{call} never called your mle_loss; train must score each minibatch with your own mle_loss")
@@ -259,9 +254,9 @@ def test_train_in_place(student, rng):
                        "parameters in place (not a new model) and return it")
 
 
-def test_train_returns_same_model(student, rng):
+def test_train_returns_same_model(student, sandbox, rng):
     got, model, *_ = _expect_trains(student, rng, "train must return the model it trained")
-    if not isinstance(got, Remote) or not sandbox_of(student).same(got, model):
+    if not isinstance(got, Remote) or not sandbox.same(got, model):
         raise Feedback(f"train(model, ...) returned {describe(got)}, not the model it was given; "
                        "end with `return model`")
 
